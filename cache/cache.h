@@ -161,7 +161,21 @@ int cache_gc(struct cache *c, uint64_t *ret_freed, size_t *ret_n, struct rs_err 
  * saying so. Returns the number of problems found (0 = clean), or -errno. */
 int cache_verify(struct cache *c, bool repair, struct rs_err *err);
 
-/* ---- verbs (cmd.c) ---- */
+/* ---- OCI and docker archives (oci_store.c) ---- */
+
+/* Import an OCI archive, a docker-save archive or a flat root tarball (path, or "-" for
+ * stdin) into the store, keyed by content so a second import of the same file is a lookup.
+ * name may be NULL: the archive's own ref name, else one derived from the content. Writes
+ * the image's normalised name to *ret_name (owned). */
+int cache_import_archive(struct cache *c, const char *path, const char *name, char **ret_name,
+                         struct rs_err *err);
+
+/* ---- verbs (cmd.c, cmd_oci.c) ---- */
+
+/* `rootstock image export NAME -o FILE` and `rootstock image import FILE [NAME]`; argv[0] is
+ * the sub-verb. Return the exit code. */
+int cmd_image_export(int argc, char *argv[]);
+int cmd_image_import(int argc, char *argv[]);
 
 /* `rootstock image VERB …`: the store's image verbs. Returns the exit code. */
 int cmd_image(int argc, char *argv[]);
