@@ -122,6 +122,15 @@ int cache_image_remove(struct cache *c, const char *name, struct rs_err *err);
 int cache_image_list(struct cache *c, struct image ***ret, size_t *ret_n, struct rs_err *err);
 void cache_image_list_free(struct image **list, size_t n);
 
+/* Make an image from a plain directory tree: copy dir into a new layer (owners, modes, times,
+ * xattrs, hard links, symlinks and special files kept; trusted.overlay.* xattrs dropped), then
+ * record it as image `name` with config cfg (may be NULL) and source text (may be NULL: "import-dir
+ * DIR"). The copy happens under tmp/ and becomes visible only when complete. *ret (optional)
+ * gets the stored image. */
+int cache_image_import_dir(struct cache *c, const char *dir, const char *name,
+                           const struct image_config *cfg, const char *source, struct image **ret,
+                           struct rs_err *err);
+
 /* ---- build keys ---- */
 
 /* A build key is 64 hex (the SHA-256 of everything that determines a build). get: 0 and the
@@ -156,6 +165,18 @@ int cache_usage(struct cache *c, struct cache_usage *ret, struct rs_err *err);
 /* Remove what no image, recipe or live container references (needs CACHE_EXCLUSIVE).
  * Reports each removed item through log_info and the totals in ret_freed/ret_n. */
 int cache_gc(struct cache *c, uint64_t *ret_freed, size_t *ret_n, struct rs_err *err);
+enum cache_gc_flags {
+    CACHE_GC_BLOBS = 1 << 0, /* also remove blobs that no kept layer or image record names (any
+                                64-hex string in layers/<id>/layer.json or images/<x>.json
+                                counts as a reference); without it blobs (.debs, indexes,
+                                archives) are kept */
+};
+/* cache_gc with flags; cache_gc(c, …) is cache_gc_ex(c, 0, …). Layers are kept when an image
+ * or a live container uses them (or a kept layer names them as parent); a build key whose
+ * layer is removed is removed with it. Leftover containers (lock free) are removed unless
+ * something is still mounted in them. */
+int cache_gc_ex(struct cache *c, unsigned flags, uint64_t *ret_freed, size_t *ret_n,
+                struct rs_err *err);
 /* Recheck every blob digest and every layer and image record; print each problem (path and
  * cause) to stderr. With repair, remove what is corrupt and the images that depended on it,
  * saying so. Returns the number of problems found (0 = clean), or -errno. */
