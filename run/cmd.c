@@ -1,37 +1,395 @@
+/* `runroot IMAGE [COMMAND [ARG...]]` / `rootstock run`: options, image lookup in the store (or
+ * a plain directory), the container directory, and the messages and exit codes of chroot(1). */
 #include "run/run.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "cache/cache.h"
+#include "common/cleanup.h"
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/parse.h"
+#include "common/strv.h"
+#include "common/xalloc.h"
+#include "image/image.h"
+#include "run/run-internal.h"
+
+enum {
+    EXIT_RUN_FAILED = 125,
+    OPT_CPUS = 0x1100,
+    OPT_PIDS,
+    OPT_IO_WEIGHT,
+    OPT_CAP_ADD,
+    OPT_CAP_DROP,
+    OPT_READ_ONLY,
+    OPT_NET,
+    OPT_HOSTNAME,
+    OPT_INIT,
+    OPT_COMMIT,
+};
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: %s IMAGE [COMMAND [ARG...]]\n", cli_command());
+    fprintf(f,
+            "usage: %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+            "Run COMMAND (default: the image's Cmd, else /bin/sh) in a container made from IMAGE:\n"
+            "a name in the store, or a directory (used as one read-only layer).\n\n"
+            "  -e, --env K=V          set an environment variable (repeatable)\n"
+            "  -w, --workdir DIR      working directory inside the container\n"
+            "  -u, --user UID[:GID]   run as this numeric user and group\n"
+            "  -v, --volume SRC:DST[:ro]  bind a host path into the container (repeatable)\n"
+            "      --read-only        mount the root filesystem read-only\n"
+            "      --net private|host the network: private (only lo, default) or the host's\n"
+            "      --hostname NAME    hostname (default: the short container id)\n"
+            "  -m, --memory SIZE      memory limit, swap included (100M, 1.5G)\n"
+            "      --cpus N           CPU limit (1.5 = one and a half CPUs)\n"
+            "      --pids-limit N     most processes at once\n"
+            "      --io-weight N      block I/O weight, 1 to 10000\n"
+            "      --cap-add CAP      add a capability to docker's default set (repeatable, ALL)\n"
+            "      --cap-drop CAP     drop a capability (repeatable, ALL)\n"
+            "  -t, --tty              give the command a pty (default when stdin is a terminal)\n"
+            "      --init             run a small init as PID 1 that reaps and forwards signals\n"
+            "      --commit NAME      keep the container's changes as a new layer and image NAME\n"
+            "  -q, --quiet  -v, --verbose  --root DIR   (see 'rootstock --help')\n\n"
+            "Exit status: the command's, 128+N if it was killed by signal N, 137 after an\n"
+            "out-of-memory kill, 125 if runroot failed, 126 if COMMAND cannot be executed,\n"
+            "127 if it is not found.\n",
+            cli_command());
 }
 
-int cmd_run(int argc, char *argv[])
+struct args {
+    struct run_options o;
+    char **env;
+    char **bind_storage;
+    struct run_bind *binds;
+    const char *workdir;
+    const char *user;
+    const char *commit;
+    bool tty;
+    bool no_tty_auto;
+    char *image;
+    char **command;
+};
+
+static void args_release(struct args *a)
+{
+    strv_free(a->env);
+    strv_free(a->bind_storage);
+    free(a->binds);
+    free(a->image);
+    strv_free(a->command);
+}
+
+static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
+{
+    uint64_t v, mask;
+    uint32_t millis;
+
+    switch (c) {
+    case 'e':
+        if (!strchr(arg, '=') || arg[0] == '=')
+            return rs_err_msg(err, -EINVAL, "invalid environment variable '%s': expected K=V", arg);
+        strv_push(&a->env, arg);
+        return 0;
+    case 'w':
+        if (arg[0] != '/')
+            return rs_err_msg(err, -EINVAL, "invalid working directory '%s': must be absolute",
+                              arg);
+        a->workdir = arg;
+        return 0;
+    case 'u':
+        a->user = arg;
+        return run_parse_user(arg, &a->o.uid, &a->o.gid, err);
+    case 'V': {
+        struct run_bind b;
+        char *storage;
+        if (run_parse_bind(arg, &b, &storage, err) < 0)
+            return rs_err_ret(err);
+        strv_consume(&a->bind_storage, storage);
+        a->binds = xreallocarray(a->binds, a->o.n_binds + 1, sizeof(*a->binds));
+        a->binds[a->o.n_binds++] = b;
+        return 0;
+    }
+    case 'm':
+        if (rs_parse_size(arg, &v, err) < 0)
+            return rs_err_ret(err);
+        if (v < 4096 * 64)
+            return rs_err_msg(err, -EINVAL, "invalid memory limit '%s': at least 256K", arg);
+        a->o.memory_max = v;
+        return 0;
+    case OPT_CPUS:
+        if (run_parse_cpus(arg, &millis, err) < 0)
+            return rs_err_ret(err);
+        a->o.cpu_millis = millis;
+        return 0;
+    case OPT_PIDS:
+        if (rs_parse_uint(arg, 1u << 22, &v, err) < 0 || v == 0)
+            return rs_err_msg(err, -EINVAL, "invalid pids limit '%s': 1 to 4194304", arg);
+        a->o.pids_max = v;
+        return 0;
+    case OPT_IO_WEIGHT:
+        if (rs_parse_uint(arg, 10000, &v, err) < 0 || v == 0)
+            return rs_err_msg(err, -EINVAL, "invalid io weight '%s': 1 to 10000", arg);
+        a->o.io_weight = (uint32_t)v;
+        return 0;
+    case OPT_CAP_ADD:
+    case OPT_CAP_DROP:
+        if (run_parse_cap(arg, &mask, err) < 0)
+            return rs_err_ret(err);
+        if (c == OPT_CAP_ADD)
+            a->o.cap_add |= mask, a->o.cap_drop &= ~mask;
+        else
+            a->o.cap_drop |= mask, a->o.cap_add &= ~mask;
+        return 0;
+    case OPT_READ_ONLY:
+        a->o.read_only_root = true;
+        return 0;
+    case OPT_NET:
+        if (strcmp(arg, "host") == 0)
+            a->o.net = RUN_NET_HOST;
+        else if (strcmp(arg, "private") == 0 || strcmp(arg, "none") == 0)
+            a->o.net = RUN_NET_PRIVATE;
+        else
+            return rs_err_msg(err, -EINVAL, "invalid network '%s': private or host", arg);
+        return 0;
+    case OPT_HOSTNAME:
+        a->o.hostname = arg;
+        return 0;
+    case OPT_INIT:
+        a->o.init = true;
+        return 0;
+    case OPT_COMMIT:
+        a->commit = arg;
+        return 0;
+    case 't':
+        a->tty = true;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* <0 error, 0 exit now (help), >0 run. */
+static int parse_argv(struct args *a, int argc, char *argv[])
 {
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
-        CLI_COMMON_LONG_OPTIONS,
+        { "env", required_argument, NULL, 'e' },
+        { "workdir", required_argument, NULL, 'w' },
+        { "user", required_argument, NULL, 'u' },
+        { "volume", required_argument, NULL, 'V' },
+        { "memory", required_argument, NULL, 'm' },
+        { "cpus", required_argument, NULL, OPT_CPUS },
+        { "pids-limit", required_argument, NULL, OPT_PIDS },
+        { "io-weight", required_argument, NULL, OPT_IO_WEIGHT },
+        { "cap-add", required_argument, NULL, OPT_CAP_ADD },
+        { "cap-drop", required_argument, NULL, OPT_CAP_DROP },
+        { "read-only", no_argument, NULL, OPT_READ_ONLY },
+        { "net", required_argument, NULL, OPT_NET },
+        { "hostname", required_argument, NULL, OPT_HOSTNAME },
+        { "init", no_argument, NULL, OPT_INIT },
+        { "commit", required_argument, NULL, OPT_COMMIT },
+        { "tty", no_argument, NULL, 't' },
+        /* -v is --volume here, as in docker; --verbose stays long-only. */
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'Z' },
+        { "root", required_argument, NULL, CLI_OPT_ROOT },
         {},
     };
     int c;
 
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+:h" CLI_COMMON_SHORT, options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:he:w:u:v:m:tq", options, NULL)) != -1) {
+        struct rs_err err = RS_ERR_INIT;
+        if (c == 'v')
+            c = 'V';
+        if (c == 'Z')
+            c = 'v';
         if (cli_common_option(c, optarg))
             continue;
         if (c == 'h') {
             usage(stdout);
             return 0;
         }
-        cli_getopt_error(c, argv);
-        return EXIT_USAGE;
+        if (c == '?' || c == ':')
+            return cli_getopt_error(c, argv);
+        if (parse_one(a, c, optarg, &err) < 0) {
+            int r = cli_usage_error("%s", err.msg ? err.msg : "invalid option");
+            rs_err_release(&err);
+            return r;
+        }
     }
-    log_error("not available yet");
+    if (optind >= argc)
+        return cli_usage_error("no image given");
+    a->image = xstrdup(argv[optind]);
+    if (optind + 1 < argc)
+        a->command = strv_copy(argv + optind + 1);
     return 1;
+}
+
+static bool is_directory_image(const char *image)
+{
+    struct stat st;
+
+    return (strchr(image, '/') || strcmp(image, ".") == 0 || strcmp(image, "..") == 0) &&
+           stat(image, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int commit(struct cache *c, const struct image *img, struct cache_container *ct,
+                  const char *name, struct rs_err *err)
+{
+    _cleanup_(image_freep) struct image *out = image_dup(img);
+    _cleanup_free_ char *upper = xasprintf("%s/upper", cache_container_path(ct));
+    _cleanup_free_ char *created_by = xasprintf("runroot --commit %s", name);
+    char id[RS_SHA256_HEX_LEN + 1];
+    size_t n = strv_length(img->layers);
+    struct layer_meta meta = {
+        .parent = n ? img->layers[n - 1] : NULL,
+        .created = (int64_t)time(NULL),
+        .created_by = created_by,
+    };
+    int r;
+
+    free(out->name);
+    out->name = NULL;
+    r = image_name_normalize(name, &out->name, err);
+    if (r < 0)
+        return r;
+    r = cache_layer_publish_dir(c, upper, &meta, NULL, id, err);
+    if (r < 0)
+        return rs_err_wrap(err, "cannot commit the container");
+    strv_push(&out->layers, id);
+    out->created = meta.created;
+    free(out->source);
+    out->source = xasprintf("runroot --commit from %s", img->name ? img->name : "?");
+    r = cache_image_put(c, out, err);
+    if (r < 0)
+        return rs_err_wrap(err, "cannot record image '%s'", out->name);
+    printf("%s\n", out->name);
+    return 0;
+}
+
+static int print_result(const struct args *a, const struct run_result *res)
+{
+    if (res->exec_errno) {
+        errno = res->exec_errno;
+        log_error("%s: %m", res->message);
+    }
+    if (res->n_oom_kills > 0) {
+        char lim[16];
+        (void)rs_format_size(a->o.memory_max, lim, sizeof(lim));
+        if (res->main_oom_killed)
+            log_error("out of memory: killed '%s' (pid %d in container), limit %s",
+                      res->oom_victim[0] ? res->oom_victim : a->o.argv[0], (int)(a->o.init ? 2 : 1),
+                      lim);
+        else if (res->oom_victim[0])
+            log_error("out of memory: killed '%s' (host pid %d), limit %s", res->oom_victim,
+                      (int)res->oom_victim_pid, lim);
+        else
+            log_error("out of memory: killed %u process%s in the container, limit %s",
+                      res->n_oom_kills, res->n_oom_kills == 1 ? "" : "es", lim);
+    }
+    return res->main_oom_killed ? 137 : res->exit_code;
+}
+
+static int run_image(struct args *a, struct rs_err *err)
+{
+    _cleanup_(cache_closep) struct cache *c = NULL;
+    _cleanup_(image_freep) struct image *img = NULL;
+    _cleanup_strv_free_ char **lowers = NULL, **env = NULL;
+    _cleanup_free_ char *upper = NULL, *work = NULL, *merged = NULL, *hostname = NULL;
+    _cleanup_free_ char *dir = NULL;
+    struct cache_container *ct = NULL;
+    struct run_result res;
+    char *default_cmd[] = { (char *)"/bin/sh", NULL };
+    int r;
+
+    r = cache_open(cli_store_root(), 0, &c, err);
+    if (r < 0)
+        return r;
+    if (is_directory_image(a->image)) {
+        if (a->commit)
+            return rs_err_msg(err, -EINVAL,
+                              "--commit needs an image from the store, not a directory");
+        dir = realpath(a->image, NULL); /* a host path given by the user, not rootfs content */
+        if (!dir)
+            return rs_err_set(err, -errno, "cannot find '%s'", a->image);
+        img = image_new();
+        img->name = xasprintf("dir:%s", dir);
+        strv_push(&lowers, dir);
+    } else {
+        r = cache_image_get(c, a->image, &img, err);
+        if (r < 0)
+            return r;
+        STRV_FOREACH(l, img->layers)
+            strv_consume(&lowers, cache_layer_root_path(c, *l));
+        if (!lowers)
+            return rs_err_msg(err, -EINVAL, "image '%s' has no layers", img->name);
+    }
+    r = cache_container_new(c, img, &ct, err);
+    if (r < 0)
+        return r;
+    upper = xasprintf("%s/upper", cache_container_path(ct));
+    work = xasprintf("%s/work", cache_container_path(ct));
+    merged = xasprintf("%s/merged", cache_container_path(ct));
+    hostname = xstrndup(cache_container_id(ct), 12);
+
+    env = strv_copy(img->config.env);
+    STRV_FOREACH(e, a->env)
+        strv_push(&env, *e);
+    a->o.lower_dirs = lowers;
+    a->o.upper_dir = upper;
+    a->o.work_dir = work;
+    a->o.merged_dir = merged;
+    a->o.env = env;
+    a->o.argv = a->command ? a->command : img->config.cmd ? img->config.cmd : default_cmd;
+    a->o.cwd = a->workdir ? a->workdir : img->config.working_dir;
+    if (!a->o.hostname)
+        a->o.hostname =
+            img->config.hostname && *img->config.hostname ? img->config.hostname : hostname;
+    if (!a->user && img->config.user && *img->config.user &&
+        run_parse_user(img->config.user, &a->o.uid, &a->o.gid, err) < 0) {
+        cache_container_remove(ct);
+        return rs_err_wrap(err, "image '%s'", img->name);
+    }
+    a->o.binds = a->binds;
+    a->o.tty = a->tty || isatty(STDIN_FILENO);
+    a->o.cgroup = true;
+
+    r = run_container(&a->o, &res, err);
+    if (r >= 0 && a->commit)
+        r = commit(c, img, ct, a->commit, err);
+    cache_container_remove(ct);
+    if (r < 0)
+        return r;
+    return print_result(a, &res);
+}
+
+int cmd_run(int argc, char *argv[])
+{
+    struct args a = { 0 };
+    struct rs_err err = RS_ERR_INIT;
+    int r;
+
+    run_options_init(&a.o);
+    r = parse_argv(&a, argc, argv);
+    if (r <= 0) {
+        args_release(&a);
+        return r == 0 ? 0 : EXIT_USAGE;
+    }
+    r = run_image(&a, &err);
+    if (r < 0) {
+        rs_err_print(&err);
+        rs_err_release(&err);
+        r = EXIT_RUN_FAILED;
+    }
+    args_release(&a);
+    return r;
 }

@@ -1,5 +1,113 @@
 #pragma once
-/* runroot: run a command in an image. */
+/* runroot: run a command in a root filesystem as a container, and the library call that
+ * mkroot uses to configure packages inside a new root ("configuring a new root is a container
+ * run").
+ *
+ * A run has two halves, as in bubblewrap: a pure plan (options -> an ordered list of mount
+ * operations, namespaces, cgroup limits, capabilities, argv, env), and an executor that clones
+ * one child into new pid/mount/uts/ipc/cgroup (and net) namespaces, applies the plan there,
+ * pivots into the root and executes the command, while the parent supervises: it forwards
+ * signals, proxies a pty, reaps, removes the cgroup and reports out-of-memory kills. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+enum run_net {
+    RUN_NET_PRIVATE, /* a new network namespace with only loopback, brought up */
+    RUN_NET_HOST,    /* the host's network namespace */
+    _RUN_NET_MAX,
+};
+
+/* -v SRC:DST[:ro]. */
+struct run_bind {
+    const char *source; /* borrowed: host path (absolute or relative to the cwd) */
+    const char *dest;   /* borrowed: absolute path inside the container, resolved inside the
+                         * root: the image's symlinks never lead out of it */
+    bool read_only;
+};
+
+/* What to run and how. Initialise with run_options_init(), then set fields; every pointer is
+ * borrowed for the duration of run_container().
+ *
+ * The root filesystem is one of:
+ *  - root_dir: that directory itself is "/", writable (unless read_only_root), nothing layered
+ *    over it: a base layer being built (mkroot runs `dpkg --configure -a` in tmp/<x>/root).
+ *  - lower_dirs (bottom to top, NULL-terminated, at least one) with upper_dir, work_dir and
+ *    merged_dir: an overlay mount of the lowers under upper_dir on merged_dir. upper_dir and
+ *    work_dir must be on the same filesystem and empty the first time; they belong to the
+ *    caller and are left in place afterwards (the caller discards them, or publishes upper_dir
+ *    as a layer). merged_dir is an empty directory used as the mount point; the mount lives
+ *    only in the container's mount namespace and disappears with it.
+ * Mounts are always private to the container: nothing is left mounted on the host. */
+struct run_options {
+    const char *root_dir;
+    char *const *lower_dirs;
+    const char *upper_dir, *work_dir, *merged_dir;
+    bool read_only_root;
+
+    char *const *argv;    /* required, non-empty; argv[0] is searched in env's PATH */
+    char *const *env;     /* the environment ("K=V"); PATH and HOME get defaults if absent */
+    const char *cwd;      /* absolute, inside the container; NULL = "/" */
+    const char *hostname; /* NULL = "rootstock" */
+    enum run_net net;
+    uid_t uid; /* credentials of the command; 0 by default */
+    gid_t gid;
+
+    /* The command's stdin, stdout, stderr: fds of the caller (-1 = the caller's own 0, 1, 2).
+     * They are dup'ed into the container; the caller keeps its copies. Ignored with tty. */
+    int stdio[3];
+    /* Give the command a new pty from the container's own devpts, proxied to the caller's 0/1
+     * (which should be a terminal: it is put in raw mode and restored on every path). */
+    bool tty;
+    /* Put a small reaper in front of the command as PID 1 (forwards signals, reaps orphans,
+     * exits with the command's status). */
+    bool init;
+
+    const struct run_bind *binds;
+    size_t n_binds;
+
+    /* Resource limits, 0 = none. With any of them, or with `cgroup`, the command runs in a
+     * new cgroup (v2, or the v1 controllers on v1 and hybrid hosts, detected) that is
+     * removed afterwards. */
+    uint64_t memory_max; /* bytes, swap included: no swap beyond it */
+    uint32_t cpu_millis; /* 1500 = 1.5 CPUs */
+    uint64_t pids_max;
+    uint32_t io_weight; /* 1..10000 (v2 io.weight; v1 blkio weight is scaled) */
+    bool cgroup;
+
+    /* Capabilities: docker's default set, plus cap_add, minus cap_drop (bit masks of CAP_*
+     * numbers, 1ULL << CAP_X). */
+    uint64_t cap_add, cap_drop;
+    bool no_seccomp; /* skip the default seccomp filter (tests, trusted build steps) */
+};
+
+/* How the run ended (filled only when run_container returns 0). */
+struct run_result {
+    int exit_code;     /* what runroot exits with: the status, 128+N for signal N, 126 when
+                        * the command cannot be executed, 127 when it is not found */
+    int signal;        /* the signal that ended the command, or 0 */
+    int exec_errno;    /* errno of a failed execve (exit_code 126/127), else 0 */
+    char message[256]; /* the reason when exec_errno is set: "cannot execute 'x'" */
+    /* Out-of-memory kills in the container's cgroup, whether or not the command survived. */
+    unsigned n_oom_kills;
+    bool main_oom_killed; /* the command itself (container pid 1, or 2 under init) */
+    char oom_victim[32];  /* name of the last killed process, "" if unknown */
+    pid_t oom_victim_pid; /* its pid (host pid unless main_oom_killed), 0 if unknown */
+};
+
+/* Defaults: stdio inherited, private network, uid/gid 0, no limits, no tty. */
+void run_options_init(struct run_options *o);
+
+/* Run o->argv as described above and wait for it. Returns 0 and fills *ret when the command
+ * was started (or could not be executed: ret->exit_code 126/127 with a message); returns
+ * -errno and fills err when runroot itself failed (bad options, a mount, a cgroup, clone),
+ * which a front end reports with exit status 125. Needs root (CAP_SYS_ADMIN). Signals
+ * SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 sent to the caller during the run are
+ * forwarded to the command; SIGCHLD for the container is consumed. */
+int run_container(const struct run_options *o, struct run_result *ret, struct rs_err *err);
 
 /* `rootstock run` / `runroot`: argv[0] is the verb or program name. Returns the exit code:
  * the command's status, 125 for runroot's own failures, 126/127 when the command cannot be

@@ -1,0 +1,376 @@
+/* The executor's last half, in the child after the mounts: hostname, loopback, terminal or
+ * stdio, working directory, credentials, capabilities, no_new_privs, fd hygiene, seccomp,
+ * the optional init, execve. Errors go back to the parent as a struct child_msg. */
+#include "run/run-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+#include <sys/capability.h>
+
+#include "common/cleanup.h"
+
+extern char **environ;
+
+__attribute__((format(printf, 3, 4))) static int fail(struct child_msg *m, int e, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+
+    m->kind = MSG_SETUP_ERROR;
+    m->err = e;
+    va_start(ap, fmt);
+    (void)vsnprintf(m->text, sizeof(m->text), fmt, ap);
+    va_end(ap);
+    return -e;
+}
+
+int run_send_fd(int sock, int fd, const struct child_msg *msg)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u = { 0 };
+    struct iovec iov = { .iov_base = (void *)msg, .iov_len = sizeof(*msg) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
+    };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int loopback_up(struct child_msg *m)
+{
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = { 0 };
+
+    if (s < 0)
+        return fail(m, errno, "cannot open a socket to bring up 'lo'");
+    (void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return fail(m, errno, "cannot read the flags of 'lo'");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return fail(m, errno, "cannot bring up 'lo'");
+    return 0;
+}
+
+static int setup_tty(int sync_fd, struct child_msg *m)
+{
+    _cleanup_close_ int master = -1, slave = -1;
+    struct child_msg pm = { .kind = MSG_PTY };
+
+    /* The container's own devpts (newinstance): the host's terminal never comes in. */
+    master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return fail(m, errno, "cannot open '/dev/ptmx' in the container");
+    if (unlockpt(master) < 0)
+        return fail(m, errno, "cannot unlock the pty");
+    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        return fail(m, errno, "cannot open the pty's terminal");
+    if (ioctl(slave, TIOCSCTTY, 0) < 0)
+        return fail(m, errno, "cannot make the pty the controlling terminal");
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0)
+            return fail(m, errno, "cannot set up the terminal as fd %d", i);
+    if (run_send_fd(sync_fd, master, &pm) < 0)
+        return fail(m, errno, "cannot pass the pty to runroot");
+    return 0;
+}
+
+static int setup_stdio(const struct run_options *o, struct child_msg *m)
+{
+    int fds[3];
+
+    /* Move the caller's fds out of the way first so that any permutation works. */
+    for (int i = 0; i < 3; i++) {
+        fds[i] = fcntl(o->stdio[i] >= 0 ? o->stdio[i] : i, F_DUPFD_CLOEXEC, 10);
+        if (fds[i] < 0)
+            fds[i] = -1; /* a closed fd stays closed */
+    }
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] < 0) {
+            (void)close(i);
+            continue;
+        }
+        if (dup2(fds[i], i) < 0)
+            return fail(m, errno, "cannot set up fd %d", i);
+        (void)close(fds[i]);
+    }
+    return 0;
+}
+
+static int set_creds_and_caps(const struct plan *p, struct child_msg *m)
+{
+    cap_value_t list[64];
+    int n = 0;
+    cap_t caps;
+    int last = (int)cap_max_bits() - 1;
+
+    for (int c = 0; c <= last && c < 64; c++) {
+        if (p->caps & (1ULL << c))
+            list[n++] = c;
+        else if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            return fail(m, errno, "cannot drop capability %d from the bounding set", c);
+    }
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        return fail(m, errno, "cannot keep capabilities across setuid");
+    if (setgroups(0, NULL) < 0)
+        return fail(m, errno, "cannot clear supplementary groups");
+    if (setresgid(p->gid, p->gid, p->gid) < 0)
+        return fail(m, errno, "cannot change to gid %u", (unsigned)p->gid);
+    if (setresuid(p->uid, p->uid, p->uid) < 0)
+        return fail(m, errno, "cannot change to uid %u", (unsigned)p->uid);
+    caps = cap_init();
+    if (!caps)
+        return fail(m, ENOMEM, "cannot allocate capabilities");
+    /* Inheritable and ambient stay empty (CVE-2022-27650, CVE-2022-29162). */
+    if ((n > 0 && (cap_set_flag(caps, CAP_PERMITTED, n, list, CAP_SET) < 0 ||
+                   cap_set_flag(caps, CAP_EFFECTIVE, n, list, CAP_SET) < 0)) ||
+        cap_set_proc(caps) < 0) {
+        int e = errno;
+        cap_free(caps);
+        return fail(m, e, "cannot set capabilities");
+    }
+    cap_free(caps);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return fail(m, errno, "cannot clear ambient capabilities");
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        return fail(m, errno, "cannot reset keepcaps");
+    return 0;
+}
+
+/* Docker's default profile as a denylist: what it leaves out of its allowlist for a
+ * container without CAP_SYS_ADMIN. Other ABIs (i386, x32) hit libseccomp's bad-arch action
+ * and are killed, so the list cannot be bypassed through int 0x80. */
+static const char *const denied_syscalls[] = {
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "get_kernel_syms",
+    "get_mempolicy",
+    "init_module",
+    "io_uring_enter",
+    "io_uring_register",
+    "io_uring_setup",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mbind",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "move_pages",
+    "name_to_handle_at",
+    "nfsservctl",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pivot_root",
+    "query_module",
+    "quotactl",
+    "quotactl_fd",
+    "reboot",
+    "request_key",
+    "set_mempolicy",
+    "setns",
+    "settimeofday",
+    "stime",
+    "swapoff",
+    "swapon",
+    "syslog",
+    "_sysctl",
+    "umount",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vm86",
+    "vm86old",
+    "fanotify_init",
+    "lookup_dcookie",
+};
+
+static int load_seccomp(const struct plan *p, struct child_msg *m)
+{
+    static const unsigned long ns_flags[] = { CLONE_NEWNS,     CLONE_NEWUTS, CLONE_NEWIPC,
+                                              CLONE_NEWUSER,   CLONE_NEWPID, CLONE_NEWNET,
+                                              CLONE_NEWCGROUP, CLONE_NEWTIME };
+    static const unsigned long tty_ioctls[] = { TIOCSTI, TIOCLINUX };
+    bool sys_admin = p->caps & (1ULL << CAP_SYS_ADMIN);
+    scmp_filter_ctx ctx;
+    int r = 0;
+
+    ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return fail(m, ENOMEM, "cannot create the seccomp filter");
+    for (size_t i = 0; i < ELEMENTSOF(denied_syscalls) && r >= 0 && !sys_admin; i++) {
+        int nr = seccomp_syscall_resolve_name(denied_syscalls[i]);
+        if (nr == __NR_SCMP_ERROR || nr < 0)
+            continue; /* not a syscall on this architecture */
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(ns_flags) && r >= 0 && !sys_admin; i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
+    /* clone3's flags live in memory a filter cannot read: make libc fall back to clone. */
+    if (r >= 0 && !sys_admin)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    /* Keystroke injection into a terminal (CVE-2017-5226), whatever the caps. */
+    for (size_t i = 0; i < ELEMENTSOF(tty_ioctls) && r >= 0; i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, tty_ioctls[i]));
+    if (r >= 0)
+        r = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (r < 0)
+        return fail(m, -r, "cannot load the seccomp filter");
+    return 0;
+}
+
+static const int forwarded_signals[] = { SIGINT,  SIGTERM, SIGHUP,   SIGQUIT,
+                                         SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
+
+static void noop_handler(int sig)
+{
+    (void)sig;
+}
+
+/* PID 1 under --init: forward signals to the command, reap everything, exit with the
+ * command's status (128+N for a signal, as a shell does). */
+__attribute__((noreturn)) static void run_init(pid_t child)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (size_t i = 0; i < ELEMENTSOF(forwarded_signals); i++) {
+        /* PID 1 only receives signals it has a handler for. */
+        (void)signal(forwarded_signals[i], noop_handler);
+        sigaddset(&set, forwarded_signals[i]);
+    }
+    (void)sigprocmask(SIG_BLOCK, &set, NULL);
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&set, &si);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            (void)kill(child, sig);
+            continue;
+        }
+        for (;;) {
+            int status;
+            pid_t w = waitpid(-1, &status, WNOHANG);
+            if (w <= 0)
+                break;
+            if (w == child)
+                _exit(run_exit_code(status));
+        }
+    }
+}
+
+static int do_exec(const struct plan *p, struct child_msg *m)
+{
+    environ = p->env;
+    execvp(p->argv[0], p->argv);
+    m->kind = MSG_EXEC_ERROR;
+    m->err = errno;
+    (void)snprintf(m->text, sizeof(m->text), "%s '%s'",
+                   errno == ENOENT ? "command not found:" : "cannot execute", p->argv[0]);
+    return -m->err;
+}
+
+void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
+{
+    const struct run_options *o = p->opts;
+    char cwd[4096];
+
+    if (sethostname(p->hostname, strlen(p->hostname)) < 0) {
+        fail(m, errno, "cannot set the hostname '%s'", p->hostname);
+        return;
+    }
+    if ((p->clone_flags & CLONE_NEWNET) && loopback_up(m) < 0)
+        return;
+    if (setsid() < 0) {
+        fail(m, errno, "cannot start a new session");
+        return;
+    }
+    if (o->tty ? setup_tty(sync_fd, m) < 0 : setup_stdio(o, m) < 0)
+        return;
+    if (chdir(p->cwd) < 0) {
+        fail(m, errno, "cannot change to the working directory '%s'", p->cwd);
+        return;
+    }
+    /* The cwd must be inside the new root (CVE-2024-21626). */
+    if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/') {
+        fail(m, EPERM, "the working directory '%s' is outside the container", p->cwd);
+        return;
+    }
+    if (set_creds_and_caps(p, m) < 0)
+        return;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        fail(m, errno, "cannot set no_new_privs");
+        return;
+    }
+    /* Nothing but 0-2 survives execve (the sync socket included: its closing tells the
+     * parent that exec worked). */
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        fail(m, errno, "cannot mark fds close-on-exec");
+        return;
+    }
+    if (!o->no_seccomp && load_seccomp(p, m) < 0)
+        return;
+    if (o->init) {
+        pid_t child = fork();
+        if (child < 0) {
+            fail(m, errno, "cannot start the init process");
+            return;
+        }
+        if (child > 0) {
+            (void)close(sync_fd);
+            (void)close(0);
+            (void)close(1);
+            (void)close(2);
+            run_init(child);
+        }
+    }
+    (void)do_exec(p, m);
+}

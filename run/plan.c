@@ -1,0 +1,365 @@
+/* The plan: options -> an ordered list of operations (bubblewrap's SetupOp list). Pure: no
+ * system calls, so every decision here is unit-tested without root (tests/unit/test_run.c). */
+#include "run/run-internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+
+#include <sys/capability.h>
+
+#include "common/cleanup.h"
+#include "common/parse.h"
+#include "common/strbuf.h"
+#include "common/strv.h"
+#include "common/xalloc.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Paths hidden from the container (runc/crun defaults plus docker's additions). */
+static const char *const masked_paths[] = {
+    "/proc/acpi",        "/proc/asound",        "/proc/interrupts", "/proc/kcore",
+    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug", "/proc/scsi",          "/sys/firmware",    "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+static const struct {
+    const char *name;
+    unsigned major, minor;
+} devices[] = {
+    { "dev/null", 1, 3 },   { "dev/zero", 1, 5 },    { "dev/full", 1, 7 },
+    { "dev/random", 1, 8 }, { "dev/urandom", 1, 9 }, { "dev/tty", 5, 0 },
+};
+
+static const struct {
+    const char *link, *target;
+} dev_links[] = {
+    { "dev/fd", "/proc/self/fd" },       { "dev/stdin", "/proc/self/fd/0" },
+    { "dev/stdout", "/proc/self/fd/1" }, { "dev/stderr", "/proc/self/fd/2" },
+    { "dev/ptmx", "pts/ptmx" },
+};
+
+uint64_t run_default_caps(void)
+{
+    static const int docker[] = {
+        CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+        CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+        CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+        CAP_KILL,    CAP_AUDIT_WRITE,
+    };
+    uint64_t mask = 0;
+
+    for (size_t i = 0; i < ELEMENTSOF(docker); i++)
+        mask |= 1ULL << docker[i];
+    return mask;
+}
+
+int run_parse_cap(const char *name, uint64_t *ret_mask, struct rs_err *err)
+{
+    _cleanup_free_ char *lower = NULL;
+    cap_value_t v;
+
+    if (strcasecmp(name, "ALL") == 0) {
+        *ret_mask = (CAP_LAST_CAP >= 63) ? ~0ULL : ((1ULL << (CAP_LAST_CAP + 1)) - 1);
+        return 0;
+    }
+    lower = strncasecmp(name, "CAP_", 4) == 0 ? xstrdup(name) : xasprintf("cap_%s", name);
+    for (char *s = lower; *s; s++)
+        *s = (char)((*s >= 'A' && *s <= 'Z') ? *s - 'A' + 'a' : *s);
+    if (cap_from_name(lower, &v) < 0 || v < 0 || v > 63)
+        return rs_err_msg(err, -EINVAL, "unknown capability '%s'", name);
+    *ret_mask = 1ULL << v;
+    return 0;
+}
+
+int run_parse_bind(const char *text, struct run_bind *ret, char **ret_storage, struct rs_err *err)
+{
+    _cleanup_free_ char *copy = xstrdup(text);
+    char *dst, *mode;
+    bool ro = false;
+
+    dst = strchr(copy, ':');
+    if (!dst || dst == copy)
+        return rs_err_msg(err, -EINVAL, "invalid volume '%s': expected SRC:DST[:ro]", text);
+    *dst++ = '\0';
+    mode = strchr(dst, ':');
+    if (mode) {
+        *mode++ = '\0';
+        if (strcmp(mode, "ro") == 0)
+            ro = true;
+        else if (strcmp(mode, "rw") != 0)
+            return rs_err_msg(err, -EINVAL, "invalid volume '%s': unknown mode '%s'", text, mode);
+    }
+    if (dst[0] != '/')
+        return rs_err_msg(err, -EINVAL,
+                          "invalid volume '%s': the destination must be an absolute path", text);
+    ret->source = copy;
+    ret->dest = dst;
+    ret->read_only = ro;
+    *ret_storage = TAKE_PTR(copy);
+    return 0;
+}
+
+int run_parse_cpus(const char *text, uint32_t *ret_millis, struct rs_err *err)
+{
+    uint64_t whole = 0, frac = 0;
+    unsigned n_frac = 0;
+    const char *s = text;
+
+    if (!*s)
+        return rs_err_msg(err, -EINVAL, "invalid CPU count '%s'", text);
+    for (; *s >= '0' && *s <= '9'; s++) {
+        whole = whole * 10 + (uint64_t)(*s - '0');
+        if (whole > 4096)
+            return rs_err_msg(err, -ERANGE, "invalid CPU count '%s': at most 4096", text);
+    }
+    if (*s == '.') {
+        for (s++; *s >= '0' && *s <= '9'; s++) {
+            if (++n_frac > 3)
+                return rs_err_msg(err, -EINVAL, "invalid CPU count '%s': at most 3 decimals", text);
+            frac = frac * 10 + (uint64_t)(*s - '0');
+        }
+    }
+    if (*s || s == text || (s[-1] == '.' && n_frac == 0))
+        return rs_err_msg(err, -EINVAL, "invalid CPU count '%s'", text);
+    for (; n_frac < 3; n_frac++)
+        frac *= 10;
+    if (whole * 1000 + frac == 0)
+        return rs_err_msg(err, -EINVAL, "invalid CPU count '%s': must be above 0", text);
+    if (whole * 1000 + frac > 4096000)
+        return rs_err_msg(err, -ERANGE, "invalid CPU count '%s': at most 4096", text);
+    *ret_millis = (uint32_t)(whole * 1000 + frac);
+    return 0;
+}
+
+int run_parse_user(const char *text, uid_t *ret_uid, gid_t *ret_gid, struct rs_err *err)
+{
+    _cleanup_free_ char *copy = xstrdup(text);
+    char *colon = strchr(copy, ':');
+    uint64_t uid, gid;
+    struct rs_err e = RS_ERR_INIT;
+
+    if (colon)
+        *colon = '\0';
+    if (rs_parse_uint(copy, UINT32_MAX - 1, &uid, &e) < 0 ||
+        (colon && rs_parse_uint(colon + 1, UINT32_MAX - 1, &gid, &e) < 0)) {
+        rs_err_release(&e);
+        return rs_err_msg(err, -EINVAL, "invalid user '%s': expected UID[:GID] (numbers)", text);
+    }
+    *ret_uid = (uid_t)uid;
+    *ret_gid = colon ? (gid_t)gid : (gid_t)uid;
+    return 0;
+}
+
+int run_exit_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 125;
+}
+
+size_t run_common_dir_prefix(char *const *paths)
+{
+    size_t len;
+
+    if (!paths || !paths[0])
+        return 0;
+    len = strlen(paths[0]);
+    for (size_t i = 1; paths[i]; i++) {
+        size_t j = 0;
+        while (j < len && paths[i][j] == paths[0][j])
+            j++;
+        len = j;
+    }
+    /* Back up to a '/' so the prefix is a whole directory, and keep at least one more byte
+     * of every path so no relative name is empty. */
+    while (len > 0 && paths[0][len - 1] != '/')
+        len--;
+    for (size_t i = 0; paths[i] && len > 0; i++)
+        if (strlen(paths[i]) <= len)
+            return 0;
+    return len <= 1 ? 0 : len;
+}
+
+char *run_overlay_options(char *const *lowers, const char *upper, const char *work,
+                          size_t prefix_len)
+{
+    struct strbuf sb = STRBUF_INIT(SIZE_MAX / 2);
+    size_t n = strv_length(lowers);
+
+    (void)strbuf_addstr(&sb, "lowerdir=");
+    for (size_t i = n; i > 0; i--) /* overlay wants the top layer first */
+        (void)strbuf_addf(&sb, "%s%s", i == n ? "" : ":", lowers[i - 1] + prefix_len);
+    (void)strbuf_addf(&sb, ",upperdir=%s,workdir=%s,index=off,redirect_dir=off,metacopy=off",
+                      upper + prefix_len, work + prefix_len);
+    return strbuf_detach(&sb, NULL);
+}
+
+static struct op *add_op(struct plan *p, enum op_kind kind, const char *dest)
+{
+    struct op *op;
+
+    p->ops = xreallocarray(p->ops, p->n_ops + 1, sizeof(*p->ops));
+    op = &p->ops[p->n_ops++];
+    *op = (struct op){ .kind = kind, .dest = dest };
+    return op;
+}
+
+static void add_mount(struct plan *p, const char *fstype, const char *dest, unsigned long flags,
+                      const char *data)
+{
+    struct op *op = add_op(p, OP_MOUNT, dest);
+
+    op->fstype = fstype;
+    op->source = fstype;
+    op->mount_flags = flags;
+    op->data = data;
+}
+
+static bool env_has(char *const *env, const char *key)
+{
+    size_t len = strlen(key);
+
+    for (size_t i = 0; env && env[i]; i++)
+        if (strncmp(env[i], key, len) == 0 && env[i][len] == '=')
+            return true;
+    return false;
+}
+
+static int validate(const struct run_options *o, struct rs_err *err)
+{
+    if (!o->argv || !o->argv[0] || !o->argv[0][0])
+        return rs_err_msg(err, -EINVAL, "no command to run");
+    if (!!o->root_dir == !!o->lower_dirs)
+        return rs_err_msg(err, -EINVAL, "exactly one of a root directory and lower layers");
+    if (o->lower_dirs && (!o->lower_dirs[0] || !o->upper_dir || !o->work_dir || !o->merged_dir))
+        return rs_err_msg(err, -EINVAL,
+                          "an overlay root needs at least one lower, an upper, a work and a "
+                          "merged directory");
+    if (o->lower_dirs && strv_length(o->lower_dirs) > 500)
+        return rs_err_msg(err, -E2BIG, "too many layers (%zu): overlayfs takes at most 500",
+                          strv_length(o->lower_dirs));
+    if (o->cwd && o->cwd[0] != '/')
+        return rs_err_msg(err, -EINVAL, "invalid working directory '%s': must be absolute", o->cwd);
+    if (o->hostname && (!o->hostname[0] || strlen(o->hostname) > 64))
+        return rs_err_msg(err, -EINVAL, "invalid hostname '%s': 1 to 64 characters", o->hostname);
+    for (size_t i = 0; i < o->n_binds; i++) {
+        const struct run_bind *b = &o->binds[i];
+        if (!b->source || !b->source[0] || !b->dest || b->dest[0] != '/')
+            return rs_err_msg(err, -EINVAL,
+                              "invalid volume: a source and an absolute destination are needed");
+        if (b->dest[strspn(b->dest, "/")] == '\0')
+            return rs_err_msg(err, -EINVAL, "invalid volume '%s': cannot mount over '/'",
+                              b->source);
+    }
+    if (o->io_weight > 10000)
+        return rs_err_msg(err, -ERANGE, "invalid io weight %u: 1 to 10000", o->io_weight);
+    if ((int)o->net < 0 || o->net >= _RUN_NET_MAX)
+        return rs_err_msg(err, -EINVAL, "invalid network mode");
+    return 0;
+}
+
+static void plan_mounts(struct plan *p, const struct run_options *o)
+{
+    struct op *op;
+
+    if (o->lower_dirs) {
+        op = add_op(p, OP_ROOT_OVERLAY, o->merged_dir);
+        op->source = o->upper_dir;
+    } else {
+        op = add_op(p, OP_ROOT_BIND, o->root_dir);
+        op->source = o->root_dir;
+    }
+    add_mount(p, "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
+    add_mount(p, "tmpfs", "dev", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+    for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
+        op = add_op(p, OP_MKNOD, devices[i].name);
+        op->mode = S_IFCHR | 0666;
+        op->dev = makedev(devices[i].major, devices[i].minor);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(dev_links); i++)
+        add_op(p, OP_SYMLINK, dev_links[i].link)->source = dev_links[i].target;
+    add_mount(p, "devpts", "dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+    add_mount(p, "tmpfs", "dev/shm", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
+    add_mount(p, "mqueue", "dev/mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
+    add_mount(p, "sysfs", "sys", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL);
+    for (size_t i = 0; i < o->n_binds; i++) {
+        op = add_op(p, OP_BIND, o->binds[i].dest + strspn(o->binds[i].dest, "/"));
+        op->source = o->binds[i].source;
+        if (o->binds[i].read_only)
+            op->flags |= OPF_READ_ONLY;
+    }
+    add_op(p, OP_PIVOT, "/");
+    for (size_t i = 0; i < ELEMENTSOF(masked_paths); i++)
+        add_op(p, OP_MASK, masked_paths[i])->flags = OPF_OPTIONAL;
+    for (size_t i = 0; i < ELEMENTSOF(readonly_paths); i++)
+        add_op(p, OP_READONLY, readonly_paths[i])->flags = OPF_OPTIONAL;
+    if (o->read_only_root)
+        add_op(p, OP_ROOT_READONLY, "/");
+}
+
+int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err *err)
+{
+    _cleanup_(run_plan_freep) struct plan *p = NULL;
+    int r;
+
+    r = validate(o, err);
+    if (r < 0)
+        return r;
+    p = xcalloc(1, sizeof(*p));
+    p->opts = o;
+    p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (o->net == RUN_NET_PRIVATE)
+        p->clone_flags |= CLONE_NEWNET;
+    plan_mounts(p, o);
+
+    p->argv = strv_copy(o->argv);
+    p->env = strv_copy(o->env);
+    if (!env_has(p->env, "PATH"))
+        strv_push(&p->env, "PATH=" DEFAULT_PATH);
+    if (!env_has(p->env, "HOME"))
+        strv_push(&p->env, o->uid == 0 ? "HOME=/root" : "HOME=/");
+    if (o->tty && !env_has(p->env, "TERM"))
+        strv_push(&p->env, "TERM=xterm");
+    p->cwd = xstrdup(o->cwd ? o->cwd : "/");
+    p->hostname = xstrdup(o->hostname ? o->hostname : "rootstock");
+    p->uid = o->uid;
+    p->gid = o->gid;
+    p->caps = (run_default_caps() | o->cap_add) & ~o->cap_drop;
+    p->limits = (struct cg_limits){
+        .memory_max = o->memory_max,
+        .cpu_millis = o->cpu_millis,
+        .pids_max = o->pids_max,
+        .io_weight = o->io_weight,
+        .wanted = o->cgroup,
+    };
+    *ret = TAKE_PTR(p);
+    return 0;
+}
+
+struct plan *run_plan_free(struct plan *p)
+{
+    if (!p)
+        return NULL;
+    free(p->ops);
+    strv_free(p->argv);
+    strv_free(p->env);
+    free(p->cwd);
+    free(p->hostname);
+    free(p);
+    return NULL;
+}
+
+void run_options_init(struct run_options *o)
+{
+    *o = (struct run_options){ .stdio = { -1, -1, -1 }, .net = RUN_NET_PRIVATE };
+}

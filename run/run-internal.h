@@ -1,0 +1,151 @@
+#pragma once
+/* run/ internals shared by plan.c (pure), the executor (mount.c, cgroup.c, child.c, run.c) and
+ * tests/unit/test_run.c. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "run/run.h"
+
+/* ---- the plan ---- */
+
+enum op_kind {
+    OP_ROOT_OVERLAY,  /* overlay of lowers+upper+work on merged; the root becomes merged */
+    OP_ROOT_BIND,     /* bind root_dir onto itself; the root is root_dir */
+    OP_MOUNT,         /* a fresh filesystem (fstype, data) on dest inside the root */
+    OP_MKNOD,         /* a character device dest (mode, dev) */
+    OP_SYMLINK,       /* dest -> source */
+    OP_BIND,          /* host path source on dest inside the root */
+    OP_PIVOT,         /* pivot_root into the root, detach the old one */
+    OP_MASK,          /* after pivot: hide dest (a file under /dev/null, a dir under a tmpfs) */
+    OP_READONLY,      /* after pivot: bind dest onto itself read-only */
+    OP_ROOT_READONLY, /* after pivot: remount / read-only */
+    _OP_KIND_MAX,
+};
+
+enum op_flags {
+    OPF_READ_ONLY = 1 << 0, /* OP_MOUNT, OP_BIND */
+    OPF_OPTIONAL = 1 << 1,  /* a missing dest is skipped (masks) */
+};
+
+struct op {
+    enum op_kind kind;
+    const char *source; /* borrowed from the plan's strings or options */
+    const char *dest;   /* relative to the root before OP_PIVOT, absolute after */
+    const char *fstype;
+    unsigned long mount_flags;
+    const char *data;
+    mode_t mode;
+    dev_t dev;
+    unsigned flags;
+};
+
+enum cg_controller { CG_MEMORY, CG_CPU, CG_PIDS, CG_IO, _CG_CONTROLLER_MAX };
+
+struct cg_limits {
+    uint64_t memory_max;
+    uint32_t cpu_millis;
+    uint64_t pids_max;
+    uint32_t io_weight;
+    bool wanted; /* create a cgroup even without limits */
+};
+
+struct plan {
+    struct op *ops;
+    size_t n_ops;
+    int clone_flags; /* CLONE_NEW* (without CLONE_NEWCGROUP, unshared after joining) */
+    char **argv;     /* owned */
+    char **env;      /* owned, with defaults */
+    char *cwd;       /* owned */
+    char *hostname;  /* owned */
+    uid_t uid;
+    gid_t gid;
+    uint64_t caps; /* bounding = permitted = effective; inheritable/ambient empty */
+    struct cg_limits limits;
+    const struct run_options *opts; /* borrowed */
+};
+
+/* Build the plan for o (pure: no system calls beyond reading o). Errors are usage-level:
+ * -EINVAL with a message naming the bad option. */
+int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err *err);
+struct plan *run_plan_free(struct plan *p);
+static inline void run_plan_freep(struct plan **p)
+{
+    run_plan_free(*p);
+}
+
+/* Docker's default capability set as a mask. */
+uint64_t run_default_caps(void);
+/* Parse a capability name ("NET_ADMIN", "cap_net_admin", "ALL") into a mask. */
+int run_parse_cap(const char *name, uint64_t *ret_mask, struct rs_err *err);
+/* Parse "SRC:DST[:ro|:rw]"; ret's strings point into a copy owned by *ret_storage. */
+int run_parse_bind(const char *text, struct run_bind *ret, char **ret_storage, struct rs_err *err);
+/* Parse "1.5" CPUs into millis (1500); 0 < cpus <= 4096, at most 3 decimals. */
+int run_parse_cpus(const char *text, uint32_t *ret_millis, struct rs_err *err);
+/* Parse "UID[:GID]" (numbers only; GID defaults to UID). */
+int run_parse_user(const char *text, uid_t *ret_uid, gid_t *ret_gid, struct rs_err *err);
+/* Exit code for a wait status: WEXITSTATUS, or 128+N for signal N. */
+int run_exit_code(int wait_status);
+
+/* The overlay options string "lowerdir=TOP:...:BOTTOM,upperdir=..,workdir=..,index=off,...".
+ * With prefix_len > 0 every path (lowers, upper and work, which must all share the prefix) has its
+ * first prefix_len bytes (a common directory and its
+ * '/') cut off, for a mount done after chdir to that directory. Returns an owned string. */
+char *run_overlay_options(char *const *lowers, const char *upper, const char *work,
+                          size_t prefix_len);
+/* The length of the longest common directory prefix of all of paths (with its trailing
+ * '/'), or 0 if there is none but "/". */
+size_t run_common_dir_prefix(char *const *paths);
+
+/* ---- cgroups (cgroup.c) ---- */
+
+enum cg_mode { CG_MODE_NONE, CG_MODE_V1, CG_MODE_V2, _CG_MODE_MAX };
+
+/* The mode from statfs f_type values of /sys/fs/cgroup and /sys/fs/cgroup/unified (0 if
+ * that does not exist): v2 if the first is cgroup2, else v1 (hybrid included) if it is a
+ * tmpfs, else none. */
+enum cg_mode run_cgroup_mode_from_fstypes(long root_type, long unified_type);
+/* Find controller's cgroup path in the text of /proc/self/cgroup ("4:memory:/a/b" for v1,
+ * "0::/a/b" for v2 when controller is NULL). Returns an owned path or NULL. */
+char *run_cgroup_own_path(const char *proc_self_cgroup, const char *controller);
+
+struct cgroup;
+/* Create a cgroup for one container named name with limits (detecting the host's mode;
+ * $RUNROOT_CGROUP_ROOT names a delegated cgroup v2 directory to create it under instead). */
+int cg_create(const struct cg_limits *l, const char *name, struct cgroup **ret, struct rs_err *err);
+/* O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP), or -1 (v1). */
+int cg_clone_fd(const struct cgroup *cg);
+/* Move pid in (when it was not cloned into it). */
+int cg_attach(struct cgroup *cg, pid_t pid, struct rs_err *err);
+/* OOM kills so far. */
+uint64_t cg_oom_kills(struct cgroup *cg);
+/* The memory cgroup's path as the kernel names it in oom-kill reports ("/a/b/runroot-x"), or
+ * NULL without a memory controller. */
+const char *cg_memory_path(const struct cgroup *cg);
+/* Kill what is left, remove the directories, free; NULL is fine; returns NULL. */
+struct cgroup *cg_destroy(struct cgroup *cg);
+
+/* Find the last oom-kill report for memcg in kmsg text records (one per line as read from
+ * /dev/kmsg): fills the task name and host pid. Returns true if found. */
+bool run_parse_oom_record(const char *record, const char *memcg, char *ret_name, size_t name_size,
+                          pid_t *ret_pid);
+
+/* ---- the child (mount.c, child.c) ---- */
+
+/* Messages from the child to the parent over the sync socket. */
+enum child_msg_kind { MSG_SETUP_ERROR, MSG_EXEC_ERROR, MSG_PTY, _MSG_KIND_MAX };
+struct child_msg {
+    int kind;
+    int err; /* positive errno */
+    char text[240];
+};
+
+/* Apply the plan's mount operations (in the new mount namespace). Fills msg on failure. */
+int run_apply_mounts(const struct plan *p, struct child_msg *msg);
+/* Everything after the mounts, ending in execve; returns only on failure with msg filled. */
+void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *msg);
+/* Send an fd over a unix socket. */
+int run_send_fd(int sock, int fd, const struct child_msg *msg);

@@ -1,0 +1,360 @@
+/* run_container(): the parent's side. Plan, cgroup, one clone3 into all the namespaces (into
+ * the cgroup on v2), the child applies the plan and executes; the parent relays errors,
+ * proxies a pty, forwards signals, reaps, reports OOM kills and cleans up. */
+#include "run/run-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static pid_t clone_child(int flags, int cgroup_fd, bool *ret_into)
+{
+    struct clone_args args = { .flags = (uint64_t)flags, .exit_signal = SIGCHLD };
+    long pid;
+
+    if (cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cgroup_fd;
+    }
+    pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0 && cgroup_fd >= 0 && errno != ENOMEM && errno != EAGAIN) {
+        args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+        args.cgroup = 0;
+        pid = syscall(SYS_clone3, &args, sizeof(args));
+        cgroup_fd = -1;
+    }
+    if (pid < 0 && errno == ENOSYS)
+        pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+    *ret_into = pid >= 0 && cgroup_fd >= 0;
+    return (pid_t)pid;
+}
+
+__attribute__((noreturn)) static void child_main(struct plan *p, int sync_fd,
+                                                 const sigset_t *old_mask, bool cgroup)
+{
+    struct child_msg m = { 0 };
+    char go;
+
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    (void)sigprocmask(SIG_SETMASK, old_mask, NULL);
+    /* Wait until the parent has put us into our cgroup, so that the cgroup namespace is
+     * rooted there. */
+    if (read(sync_fd, &go, 1) != 1)
+        _exit(125);
+    /* Container processes must not be able to ptrace us or open our /proc/pid/{exe,fd}
+     * (CVE-2016-9962, CVE-2019-5736) until execve. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (cgroup && unshare(CLONE_NEWCGROUP) < 0) {
+        m = (struct child_msg){ .kind = MSG_SETUP_ERROR, .err = errno };
+        (void)snprintf(m.text, sizeof(m.text), "cannot create a cgroup namespace");
+    } else if (run_apply_mounts(p, &m) >= 0) {
+        run_child_exec(p, sync_fd, &m);
+    }
+    (void)send(sync_fd, &m, sizeof(m), MSG_NOSIGNAL);
+    _exit(m.kind == MSG_EXEC_ERROR ? (m.err == ENOENT ? 127 : 126) : 125);
+}
+
+static int recv_msg(int fd, struct child_msg *m, int *ret_fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
+    };
+    ssize_t n;
+
+    do
+        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n == 0 ? 0 : -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+    return n == (ssize_t)sizeof(*m) ? 1 : -EBADMSG;
+}
+
+struct supervisor {
+    pid_t pid;
+    int sigfd;
+    int master; /* -1 without a pty */
+    bool raw;
+    struct termios saved;
+    int status;
+    bool exited;
+};
+
+static void copy_winsize(struct supervisor *s)
+{
+    struct winsize ws;
+
+    if (s->master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+        (void)ioctl(s->master, TIOCSWINSZ, &ws);
+}
+
+static void tty_raw(struct supervisor *s)
+{
+    struct termios t;
+
+    if (s->master < 0 || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &s->saved) < 0)
+        return;
+    t = s->saved;
+    cfmakeraw(&t);
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+        s->raw = true;
+    copy_winsize(s);
+}
+
+static void tty_restore(struct supervisor *s)
+{
+    if (s->raw)
+        (void)tcsetattr(STDIN_FILENO, TCSANOW, &s->saved);
+    s->raw = false;
+}
+
+/* Copy what is readable from in to out; false at EOF or error. */
+static bool pump(int in, int out)
+{
+    char buf[8192];
+    ssize_t n = read(in, buf, sizeof(buf));
+
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0)
+        return false;
+    return rs_write_all(out, buf, (size_t)n) == 0;
+}
+
+static void handle_signals(struct supervisor *s)
+{
+    struct signalfd_siginfo si;
+
+    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD) {
+            if (!s->exited && waitpid(s->pid, &s->status, WNOHANG) == s->pid)
+                s->exited = true;
+        } else if (si.ssi_signo == SIGWINCH) {
+            copy_winsize(s);
+        } else {
+            (void)kill(s->pid, (int)si.ssi_signo);
+        }
+    }
+}
+
+static void supervise(struct supervisor *s)
+{
+    bool in_open = s->master >= 0, out_open = s->master >= 0;
+
+    if (s->master >= 0)
+        (void)fcntl(s->master, F_SETFL, fcntl(s->master, F_GETFL) | O_NONBLOCK);
+    while (!s->exited) {
+        struct pollfd pfd[3] = {
+            { .fd = s->sigfd, .events = POLLIN },
+            { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
+            { .fd = out_open ? s->master : -1, .events = POLLIN },
+        };
+        if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+            break;
+        if (pfd[0].revents & POLLIN)
+            handle_signals(s);
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR) && !pump(STDIN_FILENO, s->master))
+            in_open = false;
+        if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR) && !pump(s->master, STDOUT_FILENO))
+            out_open = false;
+    }
+    /* Drain what the command wrote just before it exited. */
+    while (out_open && pump(s->master, STDOUT_FILENO)) {
+        struct pollfd p = { .fd = s->master, .events = POLLIN };
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+            break;
+    }
+    if (!s->exited && waitpid(s->pid, &s->status, 0) == s->pid)
+        s->exited = true;
+}
+
+static void report_oom(struct cgroup *cg, int kmsg, pid_t main_pid, struct run_result *res)
+{
+    const char *memcg = cg_memory_path(cg);
+    char rec[8192];
+    ssize_t n;
+
+    res->n_oom_kills = (unsigned)cg_oom_kills(cg);
+    if (res->n_oom_kills == 0)
+        return;
+    while (kmsg >= 0 && memcg && (n = read(kmsg, rec, sizeof(rec) - 1)) != 0) {
+        if (n < 0) {
+            if (errno == EPIPE || errno == EINTR)
+                continue; /* overwritten records: keep reading */
+            break;
+        }
+        rec[n] = '\0';
+        (void)run_parse_oom_record(rec, memcg, res->oom_victim, sizeof(res->oom_victim),
+                                   &res->oom_victim_pid);
+    }
+    if (res->oom_victim_pid == main_pid || (res->oom_victim_pid == 0 && res->signal == SIGKILL)) {
+        res->main_oom_killed = res->signal == SIGKILL;
+        if (res->main_oom_killed)
+            res->oom_victim_pid = 1;
+    }
+}
+
+static char *cgroup_name(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return xasprintf("runroot-%d-%lx", (int)getpid(), (unsigned long)ts.tv_nsec);
+}
+
+static bool want_cgroup(const struct cg_limits *l)
+{
+    return l->wanted || l->memory_max || l->cpu_millis || l->pids_max || l->io_weight;
+}
+
+int run_container(const struct run_options *o, struct run_result *ret, struct rs_err *err)
+{
+    _cleanup_(run_plan_freep) struct plan *p = NULL;
+    struct cgroup *cg = NULL;
+    _cleanup_close_ int kmsg = -1;
+    int sv[2] = { -1, -1 };
+    sigset_t mask, old_mask;
+    struct supervisor s = { .pid = -1, .sigfd = -1, .master = -1 };
+    struct run_result res = { 0 };
+    struct child_msg m = { 0 }, setup = { 0 };
+    bool into = false, got_setup = false;
+    int r;
+
+    r = run_plan_build(o, &p, err);
+    if (r < 0)
+        return r;
+    if (want_cgroup(&p->limits)) {
+        _cleanup_free_ char *name = cgroup_name();
+        r = cg_create(&p->limits, name, &cg, err);
+        if (r < 0)
+            return r;
+        if (cg_memory_path(cg)) {
+            kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            if (kmsg >= 0)
+                (void)lseek(kmsg, 0, SEEK_END);
+        }
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        r = rs_err_set(err, -errno, "cannot create a socket pair");
+        goto out;
+    }
+    sigemptyset(&mask);
+    for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+        sigaddset(&mask, forwarded[i]);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGWINCH);
+    (void)sigprocmask(SIG_BLOCK, &mask, &old_mask);
+    s.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+    s.pid = clone_child(p->clone_flags, cg ? cg_clone_fd(cg) : -1, &into);
+    if (s.pid == 0) {
+        (void)close(sv[0]);
+        child_main(p, sv[1], &old_mask, cg != NULL);
+    }
+    if (s.pid < 0) {
+        r = rs_err_set(err, -errno, "cannot create the container's namespaces");
+        goto out_mask;
+    }
+    (void)close(sv[1]);
+    sv[1] = -1;
+    if (cg && !into && cg_attach(cg, s.pid, err) < 0) {
+        r = rs_err_ret(err);
+        (void)kill(s.pid, SIGKILL);
+        goto out_wait;
+    }
+    if (write(sv[0], "g", 1) != 1) {
+        r = rs_err_set(err, -errno, "cannot start the container");
+        goto out_wait;
+    }
+    /* Until execve closes the child's end: at most a pty and one error. */
+    for (;;) {
+        int fd = -1;
+        r = recv_msg(sv[0], &m, &fd);
+        if (r <= 0)
+            break;
+        if (m.kind == MSG_PTY && fd >= 0) {
+            safe_close(s.master);
+            s.master = fd;
+        } else {
+            safe_close(fd);
+            setup = m;
+            got_setup = true;
+        }
+    }
+    if (got_setup && setup.kind == MSG_SETUP_ERROR) {
+        r = rs_err_set(err, -(setup.err ? setup.err : EIO), "%s", setup.text);
+        goto out_wait;
+    }
+    tty_raw(&s);
+    supervise(&s);
+    tty_restore(&s);
+    r = 0;
+
+out_wait:
+    if (!s.exited && s.pid > 0) {
+        if (r < 0)
+            (void)kill(s.pid, SIGKILL);
+        while (waitpid(s.pid, &s.status, 0) < 0 && errno == EINTR)
+            ;
+        s.exited = true;
+    }
+    if (r >= 0) {
+        res.exit_code = run_exit_code(s.status);
+        res.signal = WIFSIGNALED(s.status) ? WTERMSIG(s.status) : 0;
+        if (got_setup && setup.kind == MSG_EXEC_ERROR) {
+            res.exec_errno = setup.err;
+            res.exit_code = setup.err == ENOENT ? 127 : 126;
+            (void)snprintf(res.message, sizeof(res.message), "%s", setup.text);
+        }
+        if (cg)
+            report_oom(cg, kmsg, s.pid, &res);
+        if (o->init && res.exit_code == 128 + SIGKILL && res.n_oom_kills > 0)
+            res.main_oom_killed = true;
+        *ret = res;
+    }
+out_mask:
+    tty_restore(&s);
+    safe_close(s.master);
+    safe_close(s.sigfd);
+    {
+        /* Drop what arrived for the container before unblocking. */
+        struct timespec zero = { 0 };
+        while (sigtimedwait(&mask, NULL, &zero) > 0)
+            ;
+    }
+    (void)sigprocmask(SIG_SETMASK, &old_mask, NULL);
+out:
+    safe_close(sv[0]);
+    safe_close(sv[1]);
+    cg_destroy(cg);
+    return r;
+}
