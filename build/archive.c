@@ -1,0 +1,676 @@
+/* The archive client: mirror, signed Release, Packages indexes (kept in the store by digest,
+ * revalidated with a conditional GET), resolution and the parallel download of .debs. */
+#include "build/build-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+
+#include "cache/cache.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/strbuf.h"
+#include "common/strv.h"
+#include "common/xalloc.h"
+
+#define DEFAULT_KEYRING  "/usr/share/keyrings/debian-archive-keyring.gpg"
+#define STATE_DIR        "archive"
+#define MAX_INDEX_SIZE   (1ull << 30)
+#define MAX_RELEASE_SIZE (16u << 20)
+
+struct build_archive {
+    struct cache *c;
+    char *mirror, *arch, *suite_dir, *keyring;
+    char **components;
+    bool no_verify, offline;
+    struct release_info ri;
+    struct pkg_index idx;
+};
+
+const struct build_release *build_archive_release(const struct build_archive *a)
+{
+    return &a->ri.r;
+}
+
+const char *build_archive_mirror(const struct build_archive *a)
+{
+    return a->mirror;
+}
+
+const char *build_archive_arch(const struct build_archive *a)
+{
+    return a->arch;
+}
+
+char *const *build_archive_components(const struct build_archive *a)
+{
+    return a->components;
+}
+
+struct build_archive *build_archive_free(struct build_archive *a)
+{
+    if (!a)
+        return NULL;
+    free(a->mirror);
+    free(a->arch);
+    free(a->suite_dir);
+    free(a->keyring);
+    strv_free(a->components);
+    release_info_release(&a->ri);
+    pkg_index_release(&a->idx);
+    free(a);
+    return NULL;
+}
+
+/* ---- validators: what the store remembers about a URL ---- */
+
+struct url_state {
+    char *etag, *last_modified;
+    char blob[RS_SHA256_HEX_LEN + 1];
+};
+
+static char *state_name(const char *url)
+{
+    char hex[RS_SHA256_HEX_LEN + 1];
+    rs_sha256_buf(url, strlen(url), hex);
+    return xasprintf(STATE_DIR "/%s", hex);
+}
+
+static void state_load(struct build_archive *a, const char *url, struct url_state *st)
+{
+    _cleanup_free_ char *name = state_name(url), *text = NULL;
+    struct rs_err e = RS_ERR_INIT;
+    struct deb822_parser p;
+    struct deb822_para para;
+    struct deb822_field f;
+    size_t len;
+
+    *st = (struct url_state){ 0 };
+    if (rs_read_file_at(cache_dir_fd(a->c), name, 64 << 10, &text, &len, &e) < 0) {
+        rs_err_release(&e);
+        return;
+    }
+    deb822_parser_init(&p, text, len, name);
+    if (deb822_next(&p, &para, &e) > 0) {
+        _cleanup_free_ char *u = NULL, *blob = NULL;
+        if (deb822_get(&para, "URL", &f))
+            u = deb822_value_dup(&f);
+        if (deb822_get(&para, "Blob", &f))
+            blob = deb822_value_dup(&f);
+        if (u && strcmp(u, url) == 0 && blob && rs_sha256_hex_valid(blob) &&
+            cache_blob_has(a->c, blob)) {
+            memcpy(st->blob, blob, sizeof(st->blob));
+            if (deb822_get(&para, "ETag", &f))
+                st->etag = deb822_value_dup(&f);
+            if (deb822_get(&para, "Last-Modified", &f))
+                st->last_modified = deb822_value_dup(&f);
+        }
+    }
+    rs_err_release(&e);
+    deb822_parser_release(&p);
+}
+
+static void state_release(struct url_state *st)
+{
+    free(st->etag);
+    free(st->last_modified);
+    *st = (struct url_state){ 0 };
+}
+
+static bool header_value_ok(const char *s)
+{
+    return s && *s && !strpbrk(s, "\r\n");
+}
+
+static int state_save(struct build_archive *a, const char *url, const struct url_state *st,
+                      struct rs_err *err)
+{
+    _cleanup_free_ char *name = state_name(url);
+    _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT(64 << 10);
+
+    if (mkdirat(cache_dir_fd(a->c), STATE_DIR, 0755) < 0 && errno != EEXIST)
+        return rs_err_set(err, -errno, "cannot create '%s/" STATE_DIR "'", cache_root(a->c));
+    (void)strbuf_addf(&sb, "URL: %s\nBlob: %s\n", url, st->blob);
+    if (header_value_ok(st->etag))
+        (void)strbuf_addf(&sb, "ETag: %s\n", st->etag);
+    if (header_value_ok(st->last_modified))
+        (void)strbuf_addf(&sb, "Last-Modified: %s\n", st->last_modified);
+    return rs_write_file_atomic_at(cache_dir_fd(a->c), name, sb.buf, sb.len, 0644, 0, err);
+}
+
+/* Fetch a small file (Release, InRelease, Release.gpg) into the store, revalidating what the
+ * store has with If-None-Match / If-Modified-Since. *ret_found is false on 404. */
+static int fetch_small(struct build_archive *a, const char *url, char hex[RS_SHA256_HEX_LEN + 1],
+                       bool *ret_found, struct rs_err *err)
+{
+    struct url_state st;
+    struct http_req req = { .url = url, .label = url, .max_body = MAX_RELEASE_SIZE };
+    struct http_req *reqs[] = { &req };
+    struct http_opts o = { .accept_404 = true };
+    int r;
+
+    state_load(a, url, &st);
+    if (a->offline) {
+        if (!st.blob[0]) {
+            state_release(&st);
+            *ret_found = false;
+            return 0;
+        }
+        memcpy(hex, st.blob, RS_SHA256_HEX_LEN + 1);
+        *ret_found = true;
+        state_release(&st);
+        return 0;
+    }
+    if (st.blob[0]) {
+        req.etag = st.etag;
+        req.last_modified = st.last_modified;
+    }
+    r = http_run(a->c, reqs, 1, &o, NULL, err);
+    if (r < 0)
+        goto out;
+    if (req.status == 404) {
+        *ret_found = false;
+        goto out;
+    }
+    *ret_found = true;
+    if (req.status == 304 && st.blob[0]) {
+        log_debug("'%s' not modified", url);
+        memcpy(hex, st.blob, RS_SHA256_HEX_LEN + 1);
+        goto out;
+    }
+    r = cache_blob_put(a->c, req.body ? req.body : "", req.body_len, hex, err);
+    if (r < 0)
+        goto out;
+    free(st.etag);
+    free(st.last_modified);
+    st.etag = TAKE_PTR(req.etag_out);
+    st.last_modified = TAKE_PTR(req.last_modified_out);
+    memcpy(st.blob, hex, RS_SHA256_HEX_LEN + 1);
+    r = state_save(a, url, &st, err);
+out:
+    state_release(&st);
+    http_req_release(&req);
+    return r;
+}
+
+static int read_blob(struct build_archive *a, const char *hex, size_t max, char **ret,
+                     size_t *ret_len, struct rs_err *err)
+{
+    _cleanup_close_ int fd = -1;
+    _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT(max);
+    int r = cache_blob_open(a->c, hex, &fd, err);
+    if (r < 0)
+        return r;
+    for (;;) {
+        char buf[1 << 16];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return rs_err_set(err, -errno, "cannot read blob '%s'", hex);
+        if (n == 0)
+            break;
+        if (strbuf_add(&sb, buf, (size_t)n) < 0)
+            return rs_err_msg(err, -EFBIG, "blob '%s' is larger than %zu bytes", hex, max);
+    }
+    (void)strbuf_add(&sb, "", 0);
+    *ret = strbuf_detach(&sb, ret_len);
+    return 0;
+}
+
+/* ---- Release ---- */
+
+static int verify(struct build_archive *a, const char *data_hex, const char *sig_hex,
+                  const char *what, char **ret_fpr, struct rs_err *err)
+{
+    _cleanup_free_ char *data = cache_blob_path(a->c, data_hex);
+    _cleanup_free_ char *sig = sig_hex ? cache_blob_path(a->c, sig_hex) : NULL;
+    int r = gpgv_verify(a->keyring, data, sig, ret_fpr, NULL, err);
+    if (r < 0) {
+        rs_err_wrap(err, "cannot verify '%s'", what);
+        if (r == -EBADMSG)
+            rs_err_hint(err,
+                        "check the keyring (--keyring FILE) or, at your own risk, use --no-verify");
+    }
+    return r;
+}
+
+static int fetch_release(struct build_archive *a, const char *suite, struct release_info *ret,
+                         struct rs_err *err)
+{
+    _cleanup_free_ char *base = xasprintf("%s/dists/%s", a->mirror, suite);
+    _cleanup_free_ char *url = xasprintf("%s/InRelease", base);
+    _cleanup_free_ char *text = NULL, *raw = NULL, *fpr = NULL;
+    char hex[RS_SHA256_HEX_LEN + 1], sig_hex[RS_SHA256_HEX_LEN + 1];
+    struct release_info ri;
+    size_t len, raw_len;
+    bool found;
+    int r;
+
+    r = fetch_small(a, url, hex, &found, err);
+    if (r < 0)
+        return r;
+    if (found) {
+        if (!a->no_verify) {
+            r = verify(a, hex, NULL, url, &fpr, err);
+            if (r < 0)
+                return r;
+        }
+        r = read_blob(a, hex, MAX_RELEASE_SIZE, &raw, &raw_len, err);
+        if (r < 0)
+            return r;
+        r = pgp_clearsigned_text(raw, raw_len, &text, &len, err);
+        if (r < 0)
+            return rs_err_wrap(err, "'%s'", url);
+    } else {
+        free(url);
+        url = xasprintf("%s/Release", base);
+        r = fetch_small(a, url, hex, &found, err);
+        if (r < 0)
+            return r;
+        if (!found) {
+            r = rs_err_msg(err, -ENOENT, "suite '%s' not found at '%s'%s", suite, a->mirror,
+                           a->offline ? " in the store (offline)" : "");
+            rs_err_context(err, "neither '%s/InRelease' nor '%s/Release' %s", base, base,
+                           a->offline ? "was fetched before" : "exists");
+            return r;
+        }
+        if (!a->no_verify) {
+            _cleanup_free_ char *sig_url = xasprintf("%s/Release.gpg", base);
+            r = fetch_small(a, sig_url, sig_hex, &found, err);
+            if (r < 0)
+                return r;
+            if (!found) {
+                r = rs_err_msg(
+                    err, -EBADMSG,
+                    "cannot verify '%s': missing signature (no InRelease, no Release.gpg)", url);
+                rs_err_hint(err, "at your own risk, use --no-verify");
+                return r;
+            }
+            r = verify(a, hex, sig_hex, url, &fpr, err);
+            if (r < 0)
+                return r;
+        }
+        r = read_blob(a, hex, MAX_RELEASE_SIZE, &text, &len, err);
+        if (r < 0)
+            return r;
+    }
+    r = release_parse(text, len, url, &ri, err);
+    if (r < 0)
+        return r;
+    ri.r.verified = !a->no_verify;
+    ri.r.signed_by = TAKE_PTR(fpr);
+    ri.r.release_sha256 = xstrdup(hex);
+    if (ri.r.valid_until_time && ri.r.valid_until_time < time(NULL)) {
+        if (!a->no_verify) {
+            r = rs_err_msg(err, -EKEYEXPIRED, "'%s' expired on %s (Valid-Until)", url,
+                           ri.r.valid_until);
+            rs_err_hint(err, "the mirror is out of date; use a current mirror with --mirror");
+            release_info_release(&ri);
+            return r;
+        }
+        log_warning("'%s' expired on %s (Valid-Until), using it anyway (--no-verify)", url,
+                    ri.r.valid_until);
+    }
+    *ret = ri;
+    return 0;
+}
+
+static bool suite_matches(const struct release_info *ri, const char *suite)
+{
+    return (ri->r.suite && strcmp(ri->r.suite, suite) == 0) ||
+           (ri->r.codename && strcmp(ri->r.codename, suite) == 0);
+}
+
+static int open_release(struct build_archive *a, const char *suite, struct rs_err *err)
+{
+    struct release_info ri, by_codename;
+    struct rs_err e2 = RS_ERR_INIT;
+    int r = fetch_release(a, suite, &ri, err);
+
+    if (r < 0)
+        return r;
+    if (!suite_matches(&ri, suite)) {
+        r = rs_err_msg(err, -EBADMSG, "'%s/dists/%s' is suite '%s' (%s), not '%s'", a->mirror,
+                       suite, ri.r.suite ? ri.r.suite : "?", ri.r.codename ? ri.r.codename : "?",
+                       suite);
+        release_info_release(&ri);
+        return r;
+    }
+    a->suite_dir = xstrdup(suite);
+    /* An alias (stable) may lag behind its codename's directory: use the codename's Release
+     * once known, as long as it really is the same codename. */
+    if (ri.r.codename && strcmp(ri.r.codename, suite) != 0 && !strchr(ri.r.codename, '/')) {
+        r = fetch_release(a, ri.r.codename, &by_codename, &e2);
+        if (r == 0 && by_codename.r.codename &&
+            strcmp(by_codename.r.codename, ri.r.codename) == 0) {
+            log_debug("'%s' is '%s'; using dists/%s", suite, ri.r.codename, ri.r.codename);
+            release_info_release(&ri);
+            ri = by_codename;
+            free(a->suite_dir);
+            a->suite_dir = xstrdup(ri.r.codename);
+        } else if (r == 0) {
+            release_info_release(&by_codename);
+        } else {
+            log_debug("cannot use dists/%s (%s), staying with dists/%s", ri.r.codename,
+                      e2.msg ? e2.msg : "?", suite);
+        }
+        rs_err_release(&e2);
+    }
+    a->ri = ri;
+    return 0;
+}
+
+/* ---- Packages ---- */
+
+static int xz_decompress_fd(int fd, const char *what, char **ret, size_t *ret_len,
+                            struct rs_err *err)
+{
+    struct archive *ar = archive_read_new();
+    struct archive_entry *entry;
+    _cleanup_strbuf_ struct strbuf out = STRBUF_INIT(MAX_INDEX_SIZE);
+    int r = 0;
+
+    archive_read_support_filter_xz(ar);
+    archive_read_support_filter_gzip(ar);
+    archive_read_support_format_raw(ar);
+    if (archive_read_open_fd(ar, fd, 1 << 16) != ARCHIVE_OK ||
+        archive_read_next_header(ar, &entry) != ARCHIVE_OK) {
+        r = rs_err_msg(err, -EBADMSG, "cannot decompress '%s': %s", what,
+                       archive_error_string(ar) ? archive_error_string(ar) : "unknown format");
+        goto out;
+    }
+    for (;;) {
+        char buf[1 << 16];
+        la_ssize_t n = archive_read_data(ar, buf, sizeof(buf));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            r = rs_err_msg(err, -EBADMSG, "cannot decompress '%s': %s", what,
+                           archive_error_string(ar));
+            goto out;
+        }
+        if (strbuf_add(&out, buf, (size_t)n) < 0) {
+            r = rs_err_msg(err, -EFBIG, "'%s' decompresses to more than 1 GiB", what);
+            goto out;
+        }
+    }
+    if (!out.buf)
+        (void)strbuf_add(&out, "", 0);
+    *ret = strbuf_detach(&out, ret_len);
+out:
+    archive_read_free(ar);
+    return r;
+}
+
+static int map_blob(struct build_archive *a, const char *hex, char **ret, size_t *ret_len,
+                    bool *ret_mapped, struct rs_err *err)
+{
+    _cleanup_close_ int fd = -1;
+    struct stat stbuf;
+    int r = cache_blob_open(a->c, hex, &fd, err);
+
+    if (r < 0)
+        return r;
+    if (fstat(fd, &stbuf) < 0)
+        return rs_err_set(err, -errno, "cannot stat blob '%s'", hex);
+    if (stbuf.st_size == 0) {
+        *ret = xstrdup("");
+        *ret_len = 0;
+        *ret_mapped = false;
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)stbuf.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return rs_err_set(err, -errno, "cannot map blob '%s'", hex);
+    (void)madvise(p, (size_t)stbuf.st_size, MADV_SEQUENTIAL | MADV_WILLNEED);
+    *ret = p;
+    *ret_len = (size_t)stbuf.st_size;
+    *ret_mapped = true;
+    return 0;
+}
+
+static int fetch_index_file(struct build_archive *a, const struct release_file *rf,
+                            const char *label, struct rs_err *err)
+{
+    _cleanup_free_ char *dir = xstrndup(rf->path, (size_t)(strrchr(rf->path, '/') - rf->path));
+    _cleanup_free_ char *plain = xasprintf("%s/dists/%s/%s", a->mirror, a->suite_dir, rf->path);
+    _cleanup_free_ char *by_hash =
+        xasprintf("%s/dists/%s/%s/by-hash/SHA256/%s", a->mirror, a->suite_dir, dir, rf->sha256);
+    struct http_req req = { .url = a->ri.acquire_by_hash ? by_hash : plain,
+                            .label = label,
+                            .to_store = true,
+                            .expected_sha256 = rf->sha256,
+                            .expected_size = rf->size };
+    struct http_req *reqs[] = { &req };
+    int r;
+
+    if (a->offline) {
+        r = rs_err_msg(err, -ENOENT, "index '%s' is not in the store (offline)", label);
+        rs_err_hint(err, "run once without --offline");
+        return r;
+    }
+    r = http_run(a->c, reqs, 1, NULL, NULL, err);
+    if (r == -ENOENT && a->ri.acquire_by_hash) {
+        /* by-hash files can be cleaned up between a Release and our request: try the path. */
+        rs_err_release(err);
+        http_req_release(&req);
+        req.url = plain;
+        r = http_run(a->c, reqs, 1, NULL, NULL, err);
+    }
+    http_req_release(&req);
+    return r;
+}
+
+static int load_component(struct build_archive *a, const char *comp, struct rs_err *err)
+{
+    _cleanup_free_ char *base = xasprintf("%s/binary-%s/Packages", comp, a->arch);
+    _cleanup_free_ char *xz = xasprintf("%s.xz", base);
+    _cleanup_free_ char *gz = xasprintf("%s.gz", base);
+    const struct release_file *plain = release_find(&a->ri, base);
+    const struct release_file *comp_rf = release_find(&a->ri, xz);
+    char *buf = NULL;
+    size_t len = 0;
+    bool mapped = false;
+    int r;
+
+    if (!comp_rf)
+        comp_rf = release_find(&a->ri, gz);
+    if (!plain && !comp_rf) {
+        r = rs_err_msg(err, -ENOENT, "'%s' has no Packages index for '%s' on '%s'", a->suite_dir,
+                       comp, a->arch);
+        rs_err_hint(err, "check --components and --arch against the archive's Release file");
+        return r;
+    }
+    /* The uncompressed index is kept in the store: an unchanged archive then costs no
+     * decompression, just an mmap. */
+    if (plain && cache_blob_has(a->c, plain->sha256)) {
+        r = map_blob(a, plain->sha256, &buf, &len, &mapped, err);
+    } else if (comp_rf) {
+        _cleanup_close_ int fd = -1;
+        if (!cache_blob_has(a->c, comp_rf->sha256)) {
+            r = fetch_index_file(a, comp_rf, comp_rf->path, err);
+            if (r < 0)
+                return r;
+        }
+        r = cache_blob_open(a->c, comp_rf->sha256, &fd, err);
+        if (r < 0)
+            return r;
+        r = xz_decompress_fd(fd, comp_rf->path, &buf, &len, err);
+        if (r < 0)
+            return r;
+        if (plain) {
+            char hex[RS_SHA256_HEX_LEN + 1];
+            rs_sha256_buf(buf, len, hex);
+            if (strcmp(hex, plain->sha256) != 0) {
+                free(buf);
+                return rs_err_msg(err, -EBADMSG,
+                                  "'%s' does not match its SHA256 in the Release file", base);
+            }
+            struct rs_err e = RS_ERR_INIT;
+            if (cache_blob_put(a->c, buf, len, NULL, &e) < 0)
+                log_debug("cannot keep the uncompressed index: %s", e.msg);
+            rs_err_release(&e);
+        }
+    } else {
+        r = fetch_index_file(a, plain, plain->path, err);
+        if (r >= 0)
+            r = map_blob(a, plain->sha256, &buf, &len, &mapped, err);
+    }
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *label = xasprintf("%s/dists/%s/%s", a->mirror, a->suite_dir, base);
+    return pkg_index_add(&a->idx, buf, len, mapped, label, err);
+}
+
+int build_archive_open(struct cache *c, const struct build_archive_opts *opts,
+                       struct build_archive **ret, struct rs_err *err)
+{
+    _cleanup_(build_archive_freep) struct build_archive *a = xcalloc(1, sizeof(*a));
+    int r;
+
+    if (!opts->suite || !*opts->suite || strchr(opts->suite, '/') || strstr(opts->suite, ".."))
+        return rs_err_msg(err, -EINVAL, "invalid suite '%s'", opts->suite ? opts->suite : "");
+    a->c = c;
+    a->no_verify = opts->no_verify;
+    a->offline = opts->offline;
+    a->arch = xstrdup(opts->arch ? opts->arch : build_host_arch());
+    a->keyring = xstrdup(opts->keyring ? opts->keyring : DEFAULT_KEYRING);
+    a->components = opts->components && opts->components[0] ? strv_copy(opts->components) : NULL;
+    if (!a->components)
+        strv_push(&a->components, "main");
+    pkg_index_init(&a->idx);
+    if (opts->mirror) {
+        a->mirror = xstrdup(opts->mirror);
+        size_t n = strlen(a->mirror);
+        while (n > 0 && a->mirror[n - 1] == '/')
+            a->mirror[--n] = '\0';
+    } else {
+        r = build_host_mirror("/", &a->mirror, err);
+        if (r < 0)
+            return r;
+    }
+    r = open_release(a, opts->suite, err);
+    if (r < 0)
+        return r;
+    STRV_FOREACH(comp, a->components) {
+        if (strchr(*comp, '.') || !**comp)
+            return rs_err_msg(err, -EINVAL, "invalid component '%s'", *comp);
+        r = load_component(a, *comp, err);
+        if (r < 0)
+            return r;
+    }
+    STRV_FOREACH(w, a->idx.warnings)
+        log_warning("%s", *w);
+    *ret = TAKE_PTR(a);
+    return 0;
+}
+
+int build_resolve(struct build_archive *a, enum build_variant variant, char *const *include,
+                  char *const *exclude, struct build_pkg_list *ret, struct rs_err *err)
+{
+    _cleanup_strv_free_ char **seeds = NULL, **why = NULL;
+    _cleanup_free_ int32_t *picked = NULL;
+    const char *suite = a->ri.r.codename ? a->ri.r.codename : a->suite_dir;
+    size_t n = 0;
+    int r;
+
+    r = resolve_variant_seeds(&a->idx, variant, &seeds, &why, err);
+    if (r < 0)
+        return r;
+    STRV_FOREACH(i, (char **)include) {
+        strv_push(&seeds, *i);
+        strv_push(&why, "--include");
+    }
+    struct resolve_opts o = {
+        .arch = a->arch, .suite = suite, .seeds = seeds, .seed_why = why, .exclude = exclude
+    };
+    r = resolve_closure(&a->idx, &o, &picked, &n, err);
+    if (r < 0)
+        return r;
+    struct build_pkg_list l = { .pkgs = xcalloc(n ? n : 1, sizeof(struct build_pkg)), .n_pkgs = n };
+    for (size_t i = 0; i < n; i++)
+        resolve_fill_pkg(&a->idx.pkgs[picked[i]], &l.pkgs[i]);
+    *ret = l;
+    return 0;
+}
+
+static bool filename_ok(const char *f)
+{
+    return f && *f && f[0] != '/' && !strstr(f, "..") && !strpbrk(f, " \t\r\n?#");
+}
+
+static int cmp_size_desc(const void *a, const void *b)
+{
+    const struct http_req *x = *(struct http_req *const *)a, *y = *(struct http_req *const *)b;
+    return (x->expected_size < y->expected_size) - (x->expected_size > y->expected_size);
+}
+
+int build_download(struct build_archive *a, const struct build_pkg_list *l, unsigned flags,
+                   size_t *ret_n_fetched, struct rs_err *err)
+{
+    _cleanup_free_ struct http_req *reqs = xcalloc(l->n_pkgs + 1, sizeof(*reqs));
+    _cleanup_free_ struct http_req **ptrs = xcalloc(l->n_pkgs + 1, sizeof(*ptrs));
+    _cleanup_strv_free_ char **urls = NULL;
+    _cleanup_strbuf_ struct strbuf missing = STRBUF_INIT(1 << 20);
+    size_t n = 0, n_missing = 0;
+    uint64_t total = 0;
+    int r;
+
+    for (size_t i = 0; i < l->n_pkgs; i++) {
+        const struct build_pkg *p = &l->pkgs[i];
+        if (!p->sha256 || !rs_sha256_hex_valid(p->sha256) || !filename_ok(p->filename))
+            return rs_err_msg(err, -EBADMSG,
+                              "package '%s %s' has no valid SHA256 or Filename in the index",
+                              p->name, p->version);
+        if (cache_blob_has(a->c, p->sha256))
+            continue;
+        if (flags & BUILD_DOWNLOAD_OFFLINE) {
+            (void)strbuf_addf(&missing, "%s%s %s", n_missing ? ", " : "", p->name, p->version);
+            n_missing++;
+            continue;
+        }
+        strv_consume(&urls, xasprintf("%s/%s", a->mirror, p->filename));
+        reqs[n] = (struct http_req){ .url = urls[n],
+                                     .label = p->name,
+                                     .to_store = true,
+                                     .expected_sha256 = p->sha256,
+                                     .expected_size = p->size };
+        ptrs[n] = &reqs[n];
+        total += p->size;
+        n++;
+    }
+    if (n_missing) {
+        r = rs_err_msg(err, -ENOENT, "%zu of %zu packages are not in the store (offline)",
+                       n_missing, l->n_pkgs);
+        rs_err_context(err, "missing: %s", strbuf_str(&missing));
+        rs_err_hint(err, "run once without --offline");
+        return r;
+    }
+    if (n > 0) {
+        /* Largest first: the long transfers start early and the tail is short. */
+        qsort(ptrs, n, sizeof(*ptrs), cmp_size_desc);
+        struct rs_progress *prog = rs_progress_new("downloading", n, total);
+        r = http_run(a->c, ptrs, n, NULL, prog, err);
+        if (r < 0)
+            rs_progress_free(prog);
+        else
+            rs_progress_done(prog);
+        for (size_t i = 0; i < n; i++)
+            http_req_release(&reqs[i]);
+        if (r < 0)
+            return r;
+    }
+    if (ret_n_fetched)
+        *ret_n_fetched = n;
+    return 0;
+}
