@@ -31,3 +31,9 @@ int oci_sink_write(struct oci_sink *s, const void *buf, size_t len);
 /* Flush and fill ret; releases s whatever the result. */
 int oci_sink_finish(struct oci_sink *s, struct oci_layer_result *ret, struct rs_err *err);
 void oci_sink_release(struct oci_sink *s);
+
+/* OCI architecture names from Debian's ("armhf" -> "arm") and back (variant may be NULL). */
+const char *oci_arch_from_debian(const char *debian);
+const char *oci_arch_to_debian(const char *oci, const char *variant);
+/* RFC 3339 UTC ("2023-11-14T22:13:20Z"). */
+void oci_format_time(int64_t t, char buf[32]);
