@@ -1,0 +1,367 @@
+/* The run plan and the pure helpers of run/: options + image -> mounts, namespaces, limits,
+ * argv, env; parsers of -v, --cpus, -u, caps; cgroup detection and parsing; overlay options;
+ * kmsg oom records. No root needed. */
+
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <linux/magic.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/strv.h"
+#include "run/run-internal.h"
+
+static char *lowers2[] = { (char *)"/s/layers/a/root", (char *)"/s/layers/b/root", NULL };
+static char *argv_true[] = { (char *)"true", NULL };
+
+static void overlay_opts(struct run_options *o)
+{
+    run_options_init(o);
+    o->lower_dirs = lowers2;
+    o->upper_dir = "/s/containers/c/upper";
+    o->work_dir = "/s/containers/c/work";
+    o->merged_dir = "/s/containers/c/merged";
+    o->argv = argv_true;
+}
+
+static const struct op *find_op(const struct plan *p, enum op_kind kind, const char *dest,
+                                size_t *ret_index)
+{
+    for (size_t i = 0; i < p->n_ops; i++)
+        if (p->ops[i].kind == kind && (!dest || strcmp(p->ops[i].dest, dest) == 0)) {
+            if (ret_index)
+                *ret_index = i;
+            return &p->ops[i];
+        }
+    return NULL;
+}
+
+static void plan__overlay_root_comes_first_then_proc_dev_sys_then_pivot_then_masks(void **state)
+{
+    (void)state;
+    struct run_options o;
+    _cleanup_(run_plan_freep) struct plan *p = NULL;
+    struct rs_err err = RS_ERR_INIT;
+    size_t i_proc, i_dev, i_null, i_pts, i_sys, i_pivot, i_mask, i_ro;
+
+    overlay_opts(&o);
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_int_equal(p->ops[0].kind, OP_ROOT_OVERLAY);
+    assert_string_equal(p->ops[0].dest, "/s/containers/c/merged");
+    assert_non_null(find_op(p, OP_MOUNT, "proc", &i_proc));
+    assert_non_null(find_op(p, OP_MOUNT, "dev", &i_dev));
+    assert_non_null(find_op(p, OP_MKNOD, "dev/null", &i_null));
+    assert_non_null(find_op(p, OP_MOUNT, "dev/pts", &i_pts));
+    assert_non_null(find_op(p, OP_MOUNT, "sys", &i_sys));
+    assert_non_null(find_op(p, OP_PIVOT, NULL, &i_pivot));
+    assert_non_null(find_op(p, OP_MASK, "/proc/kcore", &i_mask));
+    assert_non_null(find_op(p, OP_READONLY, "/proc/sys", &i_ro));
+    assert_true(i_proc < i_dev && i_dev < i_null && i_null < i_pts && i_pts < i_pivot);
+    assert_true(i_sys < i_pivot && i_pivot < i_mask && i_pivot < i_ro);
+    assert_int_equal(p->ops[i_null].dev, makedev(1, 3));
+    assert_true(p->ops[i_sys].mount_flags & MS_RDONLY);
+    assert_non_null(strstr(p->ops[i_pts].data, "newinstance"));
+    assert_non_null(strstr(p->ops[i_pts].data, "ptmxmode=0666"));
+    assert_non_null(find_op(p, OP_SYMLINK, "dev/ptmx", NULL));
+    assert_null(find_op(p, OP_ROOT_READONLY, NULL, NULL));
+}
+
+static void plan__namespaces_follow_the_network_mode(void **state)
+{
+    (void)state;
+    struct run_options o;
+    struct rs_err err = RS_ERR_INIT;
+    struct plan *p = NULL;
+    int all = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+
+    overlay_opts(&o);
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_int_equal(p->clone_flags, all | CLONE_NEWNET);
+    p = run_plan_free(p);
+    o.net = RUN_NET_HOST;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_int_equal(p->clone_flags, all);
+    p = run_plan_free(p);
+}
+
+static void plan__root_dir_is_bound_and_binds_go_before_pivot(void **state)
+{
+    (void)state;
+    struct run_options o;
+    _cleanup_(run_plan_freep) struct plan *p = NULL;
+    struct rs_err err = RS_ERR_INIT;
+    struct run_bind b = { .source = "/host/data", .dest = "//data/x", .read_only = true };
+    size_t i_bind, i_pivot, i_ro;
+
+    run_options_init(&o);
+    o.root_dir = "/tmp/x/root";
+    o.argv = argv_true;
+    o.binds = &b;
+    o.n_binds = 1;
+    o.read_only_root = true;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_int_equal(p->ops[0].kind, OP_ROOT_BIND);
+    assert_string_equal(p->ops[0].dest, "/tmp/x/root");
+    assert_non_null(find_op(p, OP_BIND, "data/x", &i_bind));
+    assert_true(p->ops[i_bind].flags & OPF_READ_ONLY);
+    assert_non_null(find_op(p, OP_PIVOT, NULL, &i_pivot));
+    assert_non_null(find_op(p, OP_ROOT_READONLY, NULL, &i_ro));
+    assert_true(i_bind < i_pivot && i_ro == p->n_ops - 1);
+}
+
+static void plan__env_gets_defaults_and_keeps_given_values(void **state)
+{
+    (void)state;
+    struct run_options o;
+    _cleanup_(run_plan_freep) struct plan *p = NULL;
+    struct rs_err err = RS_ERR_INIT;
+    char *env[] = { (char *)"PATH=/custom", (char *)"A=1", NULL };
+
+    overlay_opts(&o);
+    o.env = env;
+    o.tty = true;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_true(strv_contains(p->env, "PATH=/custom"));
+    assert_true(strv_contains(p->env, "A=1"));
+    assert_true(strv_contains(p->env, "HOME=/root"));
+    assert_true(strv_contains(p->env, "TERM=xterm"));
+    assert_int_equal(strv_length(p->env), 4);
+    assert_string_equal(p->cwd, "/");
+    assert_string_equal(p->hostname, "rootstock");
+    assert_string_equal(p->argv[0], "true");
+}
+
+static void plan__caps_are_docker_defaults_plus_add_minus_drop(void **state)
+{
+    (void)state;
+    struct run_options o;
+    _cleanup_(run_plan_freep) struct plan *p = NULL;
+    struct rs_err err = RS_ERR_INIT;
+    uint64_t admin, chown;
+
+    assert_int_equal(run_default_caps(), 0xa80425fbULL);
+    assert_int_equal(run_parse_cap("SYS_ADMIN", &admin, &err), 0);
+    assert_int_equal(run_parse_cap("cap_chown", &chown, &err), 0);
+    overlay_opts(&o);
+    o.cap_add = admin;
+    o.cap_drop = chown;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_int_equal(p->caps, (0xa80425fbULL | admin) & ~chown);
+}
+
+static void plan__limits_are_carried_to_the_cgroup(void **state)
+{
+    (void)state;
+    struct run_options o;
+    _cleanup_(run_plan_freep) struct plan *p = NULL;
+    struct rs_err err = RS_ERR_INIT;
+
+    overlay_opts(&o);
+    o.memory_max = 100 << 20;
+    o.cpu_millis = 1500;
+    o.pids_max = 20;
+    o.io_weight = 500;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_int_equal(p->limits.memory_max, 100 << 20);
+    assert_int_equal(p->limits.cpu_millis, 1500);
+    assert_int_equal(p->limits.pids_max, 20);
+    assert_int_equal(p->limits.io_weight, 500);
+}
+
+static void plan__bad_options_fill_err_and_leave_ret(void **state)
+{
+    (void)state;
+    struct run_options o;
+    struct rs_err err = RS_ERR_INIT;
+    struct plan *p = (struct plan *)0x1;
+    char *empty[] = { NULL };
+    struct run_bind root_bind = { .source = "/x", .dest = "/" };
+
+    overlay_opts(&o);
+    o.argv = empty;
+    assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "no command"));
+    assert_ptr_equal(p, (struct plan *)0x1);
+    rs_err_release(&err);
+
+    overlay_opts(&o);
+    o.root_dir = "/also";
+    assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
+    rs_err_release(&err);
+
+    overlay_opts(&o);
+    o.cwd = "relative";
+    assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "'relative'"));
+    rs_err_release(&err);
+
+    overlay_opts(&o);
+    o.binds = &root_bind;
+    o.n_binds = 1;
+    assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
+    rs_err_release(&err);
+
+    overlay_opts(&o);
+    o.upper_dir = NULL;
+    assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
+    rs_err_release(&err);
+    assert_ptr_equal(p, (struct plan *)0x1);
+}
+
+static void parse__volumes(void **state)
+{
+    (void)state;
+    struct run_bind b;
+    struct rs_err err = RS_ERR_INIT;
+    char *storage = NULL;
+
+    assert_int_equal(run_parse_bind("/a:/b:ro", &b, &storage, &err), 0);
+    assert_string_equal(b.source, "/a");
+    assert_string_equal(b.dest, "/b");
+    assert_true(b.read_only);
+    free(storage);
+    assert_int_equal(run_parse_bind("rel:/b", &b, &storage, &err), 0);
+    assert_false(b.read_only);
+    free(storage);
+    storage = NULL;
+    assert_int_equal(run_parse_bind("/a:b", &b, &storage, &err), -EINVAL);
+    rs_err_release(&err);
+    assert_int_equal(run_parse_bind("/a:/b:rx", &b, &storage, &err), -EINVAL);
+    rs_err_release(&err);
+    assert_int_equal(run_parse_bind("/a", &b, &storage, &err), -EINVAL);
+    rs_err_release(&err);
+    assert_null(storage);
+}
+
+static void parse__cpus_users_caps(void **state)
+{
+    (void)state;
+    struct rs_err err = RS_ERR_INIT;
+    uint32_t m;
+    uid_t u;
+    gid_t g;
+    uint64_t mask;
+
+    assert_int_equal(run_parse_cpus("1.5", &m, &err), 0);
+    assert_int_equal(m, 1500);
+    assert_int_equal(run_parse_cpus("0.001", &m, &err), 0);
+    assert_int_equal(m, 1);
+    assert_int_equal(run_parse_cpus("2", &m, &err), 0);
+    assert_int_equal(m, 2000);
+    static const char *const bad[] = { "0", "", ".", "1.", "1.0001", "-1", "1e3", "5000", "a" };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        assert_true(run_parse_cpus(bad[i], &m, &err) < 0);
+        rs_err_release(&err);
+    }
+    assert_int_equal(run_parse_user("1000", &u, &g, &err), 0);
+    assert_int_equal(u, 1000);
+    assert_int_equal(g, 1000);
+    assert_int_equal(run_parse_user("1:2", &u, &g, &err), 0);
+    assert_int_equal(g, 2);
+    assert_int_equal(run_parse_user("root", &u, &g, &err), -EINVAL);
+    rs_err_release(&err);
+    assert_int_equal(run_parse_cap("ALL", &mask, &err), 0);
+    assert_true(mask & (1ULL << 21));
+    assert_int_equal(run_parse_cap("NOT_A_CAP", &mask, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "NOT_A_CAP"));
+    rs_err_release(&err);
+}
+
+static void exit_code__status_and_signals(void **state)
+{
+    (void)state;
+    assert_int_equal(run_exit_code(42 << 8), 42);
+    assert_int_equal(run_exit_code(SIGKILL), 137);
+    assert_int_equal(run_exit_code(SIGTERM), 143);
+}
+
+static void overlay__options_put_the_top_layer_first_and_strip_a_common_prefix(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *s = run_overlay_options(lowers2, "/s/c/upper", "/s/c/work", 0);
+    char *all[] = { (char *)"/s/layers/a/root", (char *)"/s/layers/b/root", (char *)"/s/c/upper",
+                    (char *)"/s/c/work", NULL };
+    size_t n = run_common_dir_prefix(all);
+    _cleanup_free_ char *rel = NULL;
+
+    assert_string_equal(s, "lowerdir=/s/layers/b/root:/s/layers/a/root,upperdir=/s/c/upper,"
+                           "workdir=/s/c/work,index=off,redirect_dir=off,metacopy=off");
+    assert_int_equal(n, 3);
+    rel = run_overlay_options(lowers2, "/s/c/upper", "/s/c/work", n);
+    assert_string_equal(rel, "lowerdir=layers/b/root:layers/a/root,upperdir=c/upper,"
+                             "workdir=c/work,index=off,redirect_dir=off,metacopy=off");
+    char *none[] = { (char *)"/a/x", (char *)"/b/y", NULL };
+    assert_int_equal(run_common_dir_prefix(none), 0);
+}
+
+static void cgroup__mode_and_own_paths(void **state)
+{
+    (void)state;
+    const char *hybrid = "9:name=systemd:/\n4:memory:/process_api/abc\n1:cpu,cpuacct:/x\n0::/\n";
+    char *s;
+
+    assert_int_equal(run_cgroup_mode_from_fstypes(CGROUP2_SUPER_MAGIC, 0), CG_MODE_V2);
+    assert_int_equal(run_cgroup_mode_from_fstypes(TMPFS_MAGIC, CGROUP2_SUPER_MAGIC), CG_MODE_V1);
+    assert_int_equal(run_cgroup_mode_from_fstypes(TMPFS_MAGIC, 0), CG_MODE_V1);
+    assert_int_equal(run_cgroup_mode_from_fstypes(0x9fa0, 0), CG_MODE_NONE);
+    s = run_cgroup_own_path(hybrid, "memory");
+    assert_string_equal(s, "/process_api/abc");
+    free(s);
+    s = run_cgroup_own_path(hybrid, "cpuacct");
+    assert_string_equal(s, "/x");
+    free(s);
+    s = run_cgroup_own_path(hybrid, NULL);
+    assert_string_equal(s, "/");
+    free(s);
+    assert_null(run_cgroup_own_path(hybrid, "pids"));
+    assert_null(run_cgroup_own_path("garbage", "memory"));
+}
+
+static void oom__kmsg_record_names_the_process_of_our_cgroup_only(void **state)
+{
+    (void)state;
+    const char *rec = "6,1234,5678,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),"
+                      "cpuset=/,mems_allowed=0,oom_memcg=/a/runroot-1,task_memcg=/a/runroot-1,"
+                      "task=stress,pid=4321,uid=0\n";
+    char name[32] = "";
+    pid_t pid = 0;
+
+    assert_false(run_parse_oom_record(rec, "/a/runroot-2", name, sizeof(name), &pid));
+    assert_false(run_parse_oom_record(rec, "/a/runroot", name, sizeof(name), &pid));
+    assert_true(run_parse_oom_record(rec, "/a/runroot-1", name, sizeof(name), &pid));
+    assert_string_equal(name, "stress");
+    assert_int_equal(pid, 4321);
+    assert_false(run_parse_oom_record("6,1,2,-;Out of memory", "/a", name, sizeof(name), &pid));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(plan__overlay_root_comes_first_then_proc_dev_sys_then_pivot_then_masks),
+        cmocka_unit_test(plan__namespaces_follow_the_network_mode),
+        cmocka_unit_test(plan__root_dir_is_bound_and_binds_go_before_pivot),
+        cmocka_unit_test(plan__env_gets_defaults_and_keeps_given_values),
+        cmocka_unit_test(plan__caps_are_docker_defaults_plus_add_minus_drop),
+        cmocka_unit_test(plan__limits_are_carried_to_the_cgroup),
+        cmocka_unit_test(plan__bad_options_fill_err_and_leave_ret),
+        cmocka_unit_test(parse__volumes),
+        cmocka_unit_test(parse__cpus_users_caps),
+        cmocka_unit_test(exit_code__status_and_signals),
+        cmocka_unit_test(overlay__options_put_the_top_layer_first_and_strip_a_common_prefix),
+        cmocka_unit_test(cgroup__mode_and_own_paths),
+        cmocka_unit_test(oom__kmsg_record_names_the_process_of_our_cgroup_only),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
