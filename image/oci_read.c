@@ -43,10 +43,14 @@ struct scan {
     struct member *m;
     size_t n, alloc;
     uint64_t json_total;
+    /* The first odd member (bad name, link out, duplicate, special file): fatal for an image
+     * archive; a flat root tarball's entries are the extractor's to judge. */
+    char *bad_msg;
 };
 
 static void scan_release(struct scan *s)
 {
+    free(s->bad_msg);
     for (size_t i = 0; i < s->n; i++) {
         free(s->m[i].name);
         free(s->m[i].link);
@@ -78,6 +82,14 @@ static bool keep_in_memory(const char *name, uint64_t size)
     if (strchr(name, '/'))
         return strcmp(strchr(name, '/'), "/json") == 0;
     return true; /* top level: index.json, manifest.json, <id>.json, oci-layout, repositories */
+}
+
+static void scan_odd(struct scan *s, char *msg)
+{
+    if (s->bad_msg)
+        free(msg);
+    else
+        s->bad_msg = msg;
 }
 
 static int archive_open_fd(int fd, struct archive **ret, bool raw, struct rs_err *err)
@@ -114,6 +126,41 @@ static int read_member_data(struct archive *a, struct member *m, struct rs_err *
     return 0;
 }
 
+/* The member a link points at: a hard link names it, a symlink is relative to its own
+ * directory (docker save writes "<id>/layer.tar -> ../<other>/layer.tar"). ".." may not climb
+ * above the archive's top. */
+static int link_target(const char *name, const char *target, bool relative, char **ret)
+{
+    const char *slash = strrchr(name, '/');
+    _cleanup_free_ char *joined = relative && slash
+                                      ? xasprintf("%.*s/%s", (int)(slash - name), name, target)
+                                      : xstrdup(target);
+    _cleanup_free_ char *norm = xmalloc(strlen(joined) + 1);
+    size_t len = 0;
+    char *save = NULL;
+
+    for (char *p = strtok_r(joined, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+        if (strcmp(p, ".") == 0)
+            continue;
+        if (strcmp(p, "..") == 0) {
+            if (len == 0)
+                return -EINVAL;
+            char *cut = memrchr(norm, '/', len);
+            len = cut ? (size_t)(cut - norm) : 0;
+            continue;
+        }
+        if (len > 0)
+            norm[len++] = '/';
+        memcpy(norm + len, p, strlen(p));
+        len += strlen(p);
+    }
+    if (len == 0)
+        return -EINVAL;
+    norm[len] = '\0';
+    *ret = TAKE_PTR(norm);
+    return 0;
+}
+
 static int scan_members(int fd, struct scan *s, struct rs_err *err)
 {
     _cleanup_(archive_read_freep) struct archive *a = NULL;
@@ -130,12 +177,18 @@ static int scan_members(int fd, struct scan *s, struct rs_err *err)
                               archive_error_string(a));
         const char *raw = archive_entry_pathname(e);
         _cleanup_free_ char *name = NULL;
-        if (!raw || rs_path_normalize_relative(raw, &name) < 0 || raw[0] == '/')
-            return rs_err_msg(err, -EBADMSG, "bad member name '%s' in the archive", raw ? raw : "");
+        if (!raw || rs_path_normalize_relative(raw, &name) < 0 || raw[0] == '/') {
+            scan_odd(s, xasprintf("bad member name '%s' in the archive", raw ? raw : ""));
+            continue;
+        }
         if (archive_entry_filetype(e) == AE_IFDIR || !*name)
             continue;
-        if (scan_find(s, name) || s->n >= MAX_MEMBERS)
-            return rs_err_msg(err, -EBADMSG, "member '%s' appears twice in the archive", name);
+        if (s->n >= MAX_MEMBERS)
+            return rs_err_msg(err, -EBADMSG, "the archive has more than %d members", MAX_MEMBERS);
+        if (scan_find(s, name)) {
+            scan_odd(s, xasprintf("member '%s' appears twice in the archive", name));
+            continue;
+        }
         if (s->n == s->alloc) {
             s->alloc = s->alloc ? s->alloc * 2 : 64;
             s->m = xreallocarray(s->m, s->alloc, sizeof(*s->m));
@@ -145,16 +198,15 @@ static int scan_members(int fd, struct scan *s, struct rs_err *err)
         if (archive_entry_filetype(e) == AE_IFLNK || archive_entry_hardlink(e)) {
             const char *t =
                 archive_entry_hardlink(e) ? archive_entry_hardlink(e) : archive_entry_symlink(e);
-            _cleanup_free_ char *joined = NULL;
-            const char *slash = strrchr(m->name, '/');
-            if (!archive_entry_hardlink(e) && slash)
-                joined = xasprintf("%.*s/%s", (int)(slash - m->name), m->name, t);
-            if (!t || rs_path_normalize_relative(joined ? joined : t, &m->link) < 0)
-                return rs_err_msg(err, -EBADMSG, "member '%s' links outside the archive", m->name);
+            if (!t || t[0] == '/' ||
+                link_target(m->name, t, !archive_entry_hardlink(e), &m->link) < 0)
+                scan_odd(s, xasprintf("member '%s' links outside the archive", m->name));
             continue;
         }
-        if (archive_entry_filetype(e) != AE_IFREG)
-            return rs_err_msg(err, -EBADMSG, "member '%s' is not a regular file", m->name);
+        if (archive_entry_filetype(e) != AE_IFREG) {
+            scan_odd(s, xasprintf("member '%s' is not a regular file", m->name));
+            continue;
+        }
         if (keep_in_memory(m->name, m->size) && s->json_total + m->size <= MAX_JSON_TOTAL) {
             s->json_total += m->size;
             r = read_member_data(a, m, err);
@@ -487,6 +539,10 @@ int oci_archive_scan(int fd, struct oci_archive_info **ret, struct rs_err *err)
         goto out;
     index = scan_find(&s, "index.json");
     manifest = scan_find(&s, "manifest.json");
+    if ((index || manifest) && s.bad_msg) {
+        r = rs_err_msg(err, -EBADMSG, "%s", s.bad_msg);
+        goto out;
+    }
     if (index) {
         info->kind = OCI_ARCHIVE_OCI;
         r = scan_oci(&s, index, info, err);
