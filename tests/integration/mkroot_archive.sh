@@ -1,0 +1,110 @@
+#!/bin/bash
+# mkroot's archive half against a local signed archive (tests/fixtures/make_archive.sh) served
+# on 127.0.0.1 by tests/fixtures/archive_server.py, which misbehaves on request: every fault
+# must give the right error and leave the store clean.
+. "$(dirname "$0")/lib.sh"
+need_cmd dpkg-deb
+need_cmd gpg
+need_cmd gpgv
+need_cmd python3
+need_cmd xz
+need_cmd curl
+
+FX=$RS_SOURCE_DIR/tests/fixtures
+bash "$FX/make_archive.sh" "$T/repo" >"$T/make.log" 2>&1 || skip_all "cannot build the fixture archive: $(tail -3 "$T/make.log")"
+python3 "$FX/archive_server.py" "$T/repo" "$T/port" &
+remember_pid $!
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+[ -s "$T/port" ] || skip_all "fixture server did not start"
+M=http://127.0.0.1:$(cat "$T/port")
+K=$T/repo/keyring.gpg
+export ROOTSTOCK_HTTP_STALL_TIMEOUT=1
+
+mk() { mkroot --mirror "$M" --keyring "$K" --arch amd64 "$@"; }
+ctl() { curl -fsS "$M/__$1" >/dev/null; }
+sha() { sha256sum "$T/repo/pool/main/$1" | cut -d' ' -f1; }
+fresh() { export ROOTSTOCK_ROOT=$T/store-$1; }
+# store_clean [DEB]: nothing left in tmp/, every blob matches its name, DEB's blob absent.
+store_clean() {
+    local b
+    if [ -d "$ROOTSTOCK_ROOT/tmp" ] && [ -n "$(ls -A "$ROOTSTOCK_ROOT/tmp")" ]; then
+        diag "leftovers in tmp/: $(ls -A "$ROOTSTOCK_ROOT/tmp")"
+        return 1
+    fi
+    for b in "$ROOTSTOCK_ROOT"/blobs/sha256/*; do
+        [ -e "$b" ] || continue
+        [ "$(sha256sum "$b" | cut -d' ' -f1)" = "${b##*/}" ] || { diag "corrupt blob $b"; return 1; }
+    done
+    [ -z "${1:-}" ] || [ ! -e "$ROOTSTOCK_ROOT/blobs/sha256/$(sha "$1")" ]
+}
+count() { curl -fsS "$M/__log" | grep -c -- "$1"; }
+
+plan 34
+
+# ---- resolving ----
+fresh resolve
+mk fixture minbase --print-packages >"$T/out" 2>"$T/err"
+check "minbase = required + apt, closed over (Pre-)Depends" \
+    diff <(printf '%s\n' "apt 3.0.3 amd64" "base-files 13.1 amd64" "gpgv-fix 2.4-1 amd64" "libc-fix 2.41-1 amd64" "libx 1.2-1 amd64") "$T/out"
+mk fixture essential --print-packages >"$T/out" 2>/dev/null
+check "essential = Essential: yes, closed over" sh -c "cut -d' ' -f1 '$T/out' | tr '\n' ' ' | grep -qx 'base-files libc-fix libx '"
+mk fixture buildd --print-packages >"$T/out" 2>/dev/null
+check "buildd adds build-essential and a versioned virtual (prov-new, not prov-old)" \
+    sh -c "grep -q '^build-essential ' '$T/out' && grep -q '^prov-new ' '$T/out' && ! grep -q '^prov-old ' '$T/out'"
+mk stable --print-packages >/dev/null 2>"$T/err"
+check "a suite alias reports the archive's codename" grep -q "fixture" "$T/err"
+check "... and switches to dists/CODENAME" sh -c "curl -fsS '$M/__log' | grep -q 'GET 200 /dists/fixture/InRelease'"
+expect_fail 1 "package 'ghost' not found in 'fixture' \(amd64\)" "unsatisfiable --include fails" mk fixture --include needs-missing --print-packages
+check "... naming the chain" sh -c "grep -q \"required by 'needs-missing 1.0' via 'Depends: liby, ghost (>= 1)'\\|required by 'needs-missing 1.0' via 'Depends: ghost (>= 1)'\" '$T/err' && grep -q \"requested by --include\" '$T/err'"
+mk fixture --exclude apt --print-packages >"$T/out" 2>/dev/null
+check "--exclude drops a package" sh -c "! grep -q '^apt ' '$T/out'"
+expect_fail 2 "unknown variant 'fancy'" "an unknown variant is a usage error" mk fixture fancy
+
+# ---- downloading ----
+fresh dl
+ctl reset
+mk fixture --download-only --include big >"$T/out" 2>"$T/err"
+check "--download-only fetches all packages" grep -q "6 packages in the store, 6 downloaded" "$T/err"
+check "... each stored under its SHA256" sh -c "for f in '$T'/repo/pool/main/{apt,base-files,libx,big}_*.deb; do test -e \"\$ROOTSTOCK_ROOT/blobs/sha256/\$(sha256sum \$f | cut -d' ' -f1)\" || exit 1; done"
+ctl reset
+mk fixture --download-only --include big >"$T/out" 2>"$T/err"
+check "a second run downloads nothing" grep -q "6 packages in the store, 0 downloaded" "$T/err"
+check "... and an unchanged archive costs one request, answered 304" \
+    sh -c "[ \$(curl -fsS '$M/__log' | grep -c .) -eq 1 ] && curl -fsS '$M/__log' | grep -q '^GET 304 /dists/fixture/InRelease'"
+check "--offline works from the store alone" mk fixture --download-only --include big --offline
+fresh offline
+mk fixture --print-packages >/dev/null 2>&1
+expect_fail 1 "5 of 5 packages are not in the store \(offline\)" "--offline lists what is missing" mk fixture --download-only --offline
+check "... by name" grep -q "missing: apt 3.0.3, base-files 13.1" "$T/err"
+
+# ---- faults ----
+fault() { ctl reset; curl -fsS "$M/__fault/$1/pool/main/$2" >/dev/null; }
+fresh f404; fault 404 "$(ls "$T/repo/pool/main" | grep ^big_)"
+expect_fail 1 "cannot download 'big' from '.*big_1.0_amd64.deb': HTTP 404" "404 names the package and URL" mk fixture --download-only --include big
+check "... store clean" store_clean "$(ls "$T/repo/pool/main" | grep ^big_)"
+fresh f500; fault 500x2 big_1.0_amd64.deb
+check "500 twice, then retried with backoff and fetched" mk fixture --download-only --include big -q
+fresh ftr1; fault truncate1 big_1.0_amd64.deb
+check "a connection reset mid-body is resumed" mk fixture --download-only --include big -q
+check "... with a Range request" sh -c "curl -fsS '$M/__log' | grep -q '^GET 206 /pool/main/big_1.0_amd64.deb bytes='"
+fresh ftr; fault truncate big_1.0_amd64.deb
+expect_fail 1 "cannot download 'big'" "a body that is always cut short fails" mk fixture --download-only --include big
+check "... store clean" store_clean big_1.0_amd64.deb
+fresh fw1; fault wrong1 big_1.0_amd64.deb
+check "a wrong checksum once is discarded and fetched again" mk fixture --download-only --include big -q
+fresh fw; fault wrong big_1.0_amd64.deb
+expect_fail 1 "checksum mismatch for 'big' .*\(twice\)" "a wrong checksum twice fails naming the package" mk fixture --download-only --include big
+check "... store clean" store_clean big_1.0_amd64.deb
+fresh fst; fault stall big_1.0_amd64.deb
+expect_fail 1 "cannot download 'big'.*(timed out|Operation too slow)" "a stalled transfer times out" env ROOTSTOCK_HTTP_STALL_TIMEOUT=1 mkroot --mirror "$M" --keyring "$K" --arch amd64 fixture --download-only --include big
+check "... store clean" store_clean big_1.0_amd64.deb
+
+# ---- trust ----
+fresh sig; ctl reset; curl -fsS "$M/__fault/badsig/dists/fixture/InRelease" >/dev/null
+expect_fail 1 "cannot verify '.*/dists/fixture/InRelease': bad signature" "a bad InRelease signature is an error" mk fixture --print-packages
+expect_fail 1 "no public key" "a key outside the keyring is named" mk nokey --print-packages
+expect_fail 1 "expired key" "an expired signing key is named" mk expkey --print-packages
+expect_fail 1 "expired on .*\(Valid-Until\)" "Valid-Until in the past is an error" mk expired --print-packages
+expect_fail 1 "missing signature" "an unsigned archive is an error" mk unsigned --print-packages
+check "Release + Release.gpg is the fallback" mk detached --print-packages -q
+done_testing
