@@ -34,7 +34,9 @@ struct http_xfer {
     bool too_big;
     int write_error;
     struct rs_err werr;
-    uint64_t retry_at; /* monotonic ms */
+    uint64_t retry_at;  /* monotonic ms */
+    uint64_t last_data; /* monotonic ms of the last byte received */
+    bool stalled;
     bool active, done;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -127,8 +129,23 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
         return 0;
     }
     x->bytes += n;
+    x->last_data = now_ms();
     progress_add(e, x, (int64_t)n);
     return n;
+}
+
+/* curl's own low-speed check averages over a window of several seconds; a transfer that
+ * stops dead is cut here after exactly stall_seconds without a byte. */
+static int xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct http_xfer *x = userdata;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (now_ms() - x->last_data > (uint64_t)cur_engine->o->stall_seconds * 1000) {
+        x->stalled = true;
+        return 1;
+    }
+    return 0;
 }
 
 static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata)
@@ -137,6 +154,7 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb, k;
     char **dst = NULL;
 
+    x->last_data = now_ms();
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         free(x->r->etag_out);
         free(x->r->last_modified_out);
@@ -170,6 +188,8 @@ static int start(struct engine *e, CURLM *multi, struct http_xfer *x)
     x->status_checked = false;
     x->range_sent = false;
     x->too_big = false;
+    x->stalled = false;
+    x->last_data = now_ms();
     x->errbuf[0] = '\0';
     if (r->to_store && !x->w && new_writer(e, x) < 0) {
         rs_err_move(&r->err, &x->werr);
@@ -188,8 +208,9 @@ static int start(struct engine *e, CURLM *multi, struct http_xfer *x)
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)e->o->stall_seconds);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "rootstock/" ROOTSTOCK_VERSION);
     curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
     curl_slist_free_all(x->headers);
@@ -344,6 +365,12 @@ static void complete(struct engine *e, CURLM *multi, struct http_xfer *x, CURLco
             return;
         }
         finish(e, x, -EFBIG);
+        return;
+    }
+    if (x->stalled) {
+        rs_err_msg(&r->err, -ETIMEDOUT, "cannot download '%s' from '%s': stalled, no data for %u s",
+                   r->label, r->url, e->o->stall_seconds);
+        retry_or_fail(e, x, true);
         return;
     }
     if (code != CURLE_OK && !(code == CURLE_HTTP_RETURNED_ERROR)) {

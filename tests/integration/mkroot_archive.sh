@@ -65,13 +65,21 @@ fresh dl
 ctl reset
 mk fixture --download-only --include big >"$T/out" 2>"$T/err"
 check "--download-only fetches all packages" grep -q "6 packages in the store, 6 downloaded" "$T/err"
-check "... each stored under its SHA256" sh -c "for f in '$T'/repo/pool/main/{apt,base-files,libx,big}_*.deb; do test -e \"\$ROOTSTOCK_ROOT/blobs/sha256/\$(sha256sum \$f | cut -d' ' -f1)\" || exit 1; done"
+each_stored() {
+    local f n=0
+    for f in "$T"/repo/pool/main/{apt,base-files,libx,big}_*.deb; do
+        [ -e "$ROOTSTOCK_ROOT/blobs/sha256/$(sha256sum "$f" | cut -d' ' -f1)" ] || return 1
+        n=$((n + 1))
+    done
+    [ "$n" -eq 4 ]
+}
+check "... each stored under its SHA256" each_stored
 ctl reset
 mk fixture --download-only --include big >"$T/out" 2>"$T/err"
 check "a second run downloads nothing" grep -q "6 packages in the store, 0 downloaded" "$T/err"
 check "... and an unchanged archive costs one request, answered 304" \
     sh -c "[ \$(curl -fsS '$M/__log' | grep -c .) -eq 1 ] && curl -fsS '$M/__log' | grep -q '^GET 304 /dists/fixture/InRelease'"
-check "--offline works from the store alone" mk fixture --download-only --include big --offline
+check "--offline works from the store alone" mk fixture --download-only --include big --offline -q
 fresh offline
 mk fixture --print-packages >/dev/null 2>&1
 expect_fail 1 "5 of 5 packages are not in the store \(offline\)" "--offline lists what is missing" mk fixture --download-only --offline
@@ -96,7 +104,7 @@ fresh fw; fault wrong big_1.0_amd64.deb
 expect_fail 1 "checksum mismatch for 'big' .*\(twice\)" "a wrong checksum twice fails naming the package" mk fixture --download-only --include big
 check "... store clean" store_clean big_1.0_amd64.deb
 fresh fst; fault stall big_1.0_amd64.deb
-expect_fail 1 "cannot download 'big'.*(timed out|Operation too slow)" "a stalled transfer times out" env ROOTSTOCK_HTTP_STALL_TIMEOUT=1 mkroot --mirror "$M" --keyring "$K" --arch amd64 fixture --download-only --include big
+expect_fail 1 "cannot download 'big'.*stalled, no data for 1 s" "a stalled transfer times out" env ROOTSTOCK_HTTP_STALL_TIMEOUT=1 mkroot --mirror "$M" --keyring "$K" --arch amd64 fixture --download-only --include big
 check "... store clean" store_clean big_1.0_amd64.deb
 
 # ---- trust ----
@@ -106,5 +114,5 @@ expect_fail 1 "no public key" "a key outside the keyring is named" mk nokey --pr
 expect_fail 1 "expired key" "an expired signing key is named" mk expkey --print-packages
 expect_fail 1 "expired on .*\(Valid-Until\)" "Valid-Until in the past is an error" mk expired --print-packages
 expect_fail 1 "missing signature" "an unsigned archive is an error" mk unsigned --print-packages
-check "Release + Release.gpg is the fallback" mk detached --print-packages -q
+check "Release + Release.gpg is the fallback" sh -c "mk() { mkroot --mirror '$M' --keyring '$K' --arch amd64 \"\$@\"; }; mk detached --print-packages -q | grep -q '^apt 3.0.3'"
 done_testing
