@@ -126,6 +126,43 @@ enum build_download_flags {
 int build_download(struct build_archive *a, const struct build_pkg_list *l, unsigned flags,
                    size_t *ret_n_fetched, struct rs_err *err);
 
+/* ---- the root: assemble, configure, publish (root.c, output.c) ---- */
+
+struct image;
+
+/* What to build from an open archive. Strings and lists are borrowed for the call. */
+struct build_image_opts {
+    enum build_variant variant;
+    char *const *include;      /* NULL-terminated or NULL: a second layer on the variant's */
+    char *const *exclude;      /* NULL-terminated or NULL */
+    const char *suite;         /* as the user gave it, for the default name SUITE-VARIANT */
+    const char *name;          /* the image's name; NULL: the default */
+    int64_t source_date_epoch; /* >= 0: clamp mtimes, date the layer and image; < 0: unset */
+    bool offline;              /* download nothing (the .debs must be in the store) */
+    bool no_configure;         /* tests: assemble and publish without running dpkg */
+};
+
+/* Build (or find in the store) the image for o and record it under its name: resolve the
+ * variant, compute the build key over everything that determines the result; when a recipe
+ * maps it to a layer, that is the answer. Otherwise, under the key's lock: download, unpack
+ * every package in parallel into a stage, write debootstrap's own files, configure with dpkg
+ * inside it through run/ (no network), clean up, clamp mtimes, publish the layer and its
+ * recipe. With include, the variant's layer is built or found first, and the extra packages
+ * go into a layer on top of it (an overlay upper, whiteouts as char 0/0). A SIGINT or SIGTERM
+ * while a layer is built discards it (-EINTR; build_interrupt_signal() tells which); nothing
+ * half-built is ever visible. *ret (owned) is the recorded image. */
+int build_image(struct cache *c, struct build_archive *a, const struct build_image_opts *o,
+                struct image **ret, struct rs_err *err);
+/* The signal that interrupted the last build_image(), or 0. */
+int build_interrupt_signal(void);
+
+/* Write img's root outside the store: path ending in .tar or .tar.zst is a flat, reproducible
+ * root tarball (mtimes clamped to sde when sde >= 0); anything else a directory (created, or
+ * existing and empty) with the tree as it is in the store. Several layers are merged as an
+ * overlay shows them. */
+int build_write_output(struct cache *c, const struct image *img, const char *path, int64_t sde,
+                       struct rs_err *err);
+
 /* `rootstock build` / `mkroot`: argv[0] is the verb or program name. Returns the exit code:
  * 0 ok, 1 error, 2 usage. */
 int cmd_build(int argc, char *argv[]);

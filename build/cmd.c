@@ -13,6 +13,7 @@
 #include "common/parse.h"
 #include "common/strv.h"
 #include "common/xalloc.h"
+#include "image/image.h"
 
 enum {
     OPT_MIRROR = 0x1100,
@@ -26,6 +27,7 @@ enum {
     OPT_DOWNLOAD_ONLY,
     OPT_OFFLINE,
     OPT_PRINT_MIRROR,
+    OPT_NO_CONFIGURE,
 };
 
 static const char *arg_suite;
@@ -41,6 +43,9 @@ static bool arg_print_packages;
 static bool arg_download_only;
 static bool arg_offline;
 static bool arg_print_mirror;
+static const char *arg_tag;
+static const char *arg_output;
+static bool arg_no_configure;
 
 static void usage(FILE *f)
 {
@@ -63,6 +68,9 @@ static void usage(FILE *f)
         "  --download-only        resolve and download the packages into the store, then stop\n"
         "  --offline              use only what the store holds; list what is missing\n"
         "  --print-mirror         print the mirror mkroot would use, then stop\n"
+        "  -t, --tag NAME         name the image NAME (default: SUITE-VARIANT)\n"
+        "  -o, --output PATH      also write the root to PATH: a directory, FILE.tar or FILE.tar.zst\n"
+        "  --no-configure         unpack only, do not run dpkg (for tests; not a usable root)\n"
         "  -q, --quiet            only warnings and errors\n"
         "  -v, --verbose          more messages (repeat for debug)\n"
         "      --root DIR         the store (default: $ROOTSTOCK_ROOT or /var/lib/rootstock)\n"
@@ -99,6 +107,9 @@ static int parse_argv(int argc, char *argv[])
         { "download-only", no_argument, NULL, OPT_DOWNLOAD_ONLY },
         { "offline", no_argument, NULL, OPT_OFFLINE },
         { "print-mirror", no_argument, NULL, OPT_PRINT_MIRROR },
+        { "tag", required_argument, NULL, 't' },
+        { "output", required_argument, NULL, 'o' },
+        { "no-configure", no_argument, NULL, OPT_NO_CONFIGURE },
         CLI_COMMON_LONG_OPTIONS,
         {},
     };
@@ -106,7 +117,7 @@ static int parse_argv(int argc, char *argv[])
 
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":h" CLI_COMMON_SHORT, options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ht:o:" CLI_COMMON_SHORT, options, NULL)) != -1) {
         if (cli_common_option(c, optarg))
             continue;
         switch (c) {
@@ -148,6 +159,15 @@ static int parse_argv(int argc, char *argv[])
         case OPT_OFFLINE:
             arg_offline = true;
             break;
+        case 't':
+            arg_tag = optarg;
+            break;
+        case 'o':
+            arg_output = optarg;
+            break;
+        case OPT_NO_CONFIGURE:
+            arg_no_configure = true;
+            break;
         case OPT_PRINT_MIRROR:
             arg_print_mirror = true;
             break;
@@ -172,6 +192,44 @@ static int parse_argv(int argc, char *argv[])
     return 1;
 }
 
+/* Everything after the archive is open: the image, its name and id on stdout, -o. */
+static int build_main(struct cache *c, struct build_archive *a, struct rs_err *err)
+{
+    _cleanup_(image_freep) struct image *img = NULL;
+    int64_t sde = -1;
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    int r;
+
+    if (s && *s) {
+        uint64_t v;
+        r = rs_parse_uint(s, INT64_MAX, &v, err);
+        if (r < 0)
+            return rs_err_wrap(err, "SOURCE_DATE_EPOCH");
+        sde = (int64_t)v;
+    }
+    struct build_image_opts o = {
+        .variant = arg_variant,
+        .include = arg_include,
+        .exclude = arg_exclude,
+        .suite = arg_suite,
+        .name = arg_tag,
+        .source_date_epoch = sde,
+        .offline = arg_offline,
+        .no_configure = arg_no_configure,
+    };
+    r = build_image(c, a, &o, &img, err);
+    if (r < 0)
+        return r;
+    if (arg_output) {
+        r = build_write_output(c, img, arg_output, sde, err);
+        if (r < 0)
+            return r;
+        log_info("wrote '%s'", arg_output);
+    }
+    printf("%s %s\n", img->name, img->id);
+    return 0;
+}
+
 static int run(struct rs_err *err)
 {
     _cleanup_(cache_closep) struct cache *c = NULL;
@@ -189,11 +247,6 @@ static int run(struct rs_err *err)
             return r;
         printf("%s\n", arg_mirror ? arg_mirror : m);
         return 0;
-    }
-    if (!arg_print_packages && !arg_download_only) {
-        r = rs_err_msg(err, -EOPNOTSUPP, "assembling a root is not implemented yet");
-        rs_err_hint(err, "use --print-packages or --download-only");
-        return r;
     }
     if (arg_no_verify)
         log_warning("not verifying the archive's signature (--no-verify): packages may be forged");
@@ -216,6 +269,8 @@ static int run(struct rs_err *err)
     log_info("%s: %s%s%s%s, %s", build_archive_mirror(a), rel->codename ? rel->codename : arg_suite,
              rel->version ? " (" : "", rel->version ? rel->version : "", rel->version ? ")" : "",
              rel->date ? rel->date : "no date");
+    if (!arg_print_packages && !arg_download_only)
+        return build_main(c, a, err);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r = build_resolve(a, arg_variant, arg_include, arg_exclude, &l, err);
     if (r < 0)
@@ -260,6 +315,8 @@ int cmd_build(int argc, char *argv[])
         rs_err_release(&err);
     }
     reset_args();
+    if (r == -EINTR && build_interrupt_signal() > 0)
+        return 128 + build_interrupt_signal(); /* 130 for SIGINT, 143 for SIGTERM */
     if (r < 0)
         return 1;
     return fflush(stdout) == 0 ? 0 : 1;

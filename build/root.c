@@ -1,0 +1,753 @@
+/* mkroot's second half: from a resolved package set to a published, tagged image.
+ *
+ *   key      SHA-256 of a canonical text (format, codename, arch, variant, options, every
+ *            resolved name/version/sha256, SOURCE_DATE_EPOCH): a recipe in the store maps it
+ *            to a layer, so asking again is a lookup
+ *   assemble a stage under tmp/: every data.tar in parallel, merged-/usr, debootstrap's own
+ *            files (fstab, hostname, resolv.conf, dpkg's admin dir)
+ *   configure dpkg inside the stage through run/ (private network), debootstrap's order
+ *   publish  remove what differs between runs, clamp mtimes, syncfs, rename into layers/
+ *
+ * A layer on top (--include) is unpacked and configured in an overlay upper over the base
+ * layer and that upper is published as is (whiteouts stay char 0/0 devices). */
+
+#include "build/root-internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "common/sha256.h"
+#include "common/strbuf.h"
+#include "common/strv.h"
+#include "common/xalloc.h"
+#include "run/run.h"
+
+#define KEY_FORMAT "rootstock-mkroot-key-1"
+#define WORK_DIR   ".rootstock-build" /* inside the root while configuring; removed after */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* One build: the store, the archive, what was asked. */
+struct ctx {
+    struct cache *c;
+    struct build_archive *a;
+    const struct build_image_opts *o;
+    const char *mirror, *codename, *arch;
+    char *const *components;
+};
+
+/* ---- build keys ---- */
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void add_sorted_list(struct strbuf *sb, const char *what, char *const *list)
+{
+    _cleanup_strv_free_ char **l = strv_copy(list);
+    size_t n = strv_length(l);
+
+    qsort(l, n, sizeof(char *), cmp_str_ptr);
+    (void)strbuf_addf(sb, "%s", what);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || strcmp(l[i], l[i - 1]) != 0)
+            (void)strbuf_addf(sb, " %s", l[i]);
+    (void)strbuf_addch(sb, '\n');
+}
+
+char *build_key_text(const char *codename, const char *arch, enum build_variant variant,
+                     char *const *components, char *const *include, char *const *exclude,
+                     const struct build_pkg_list *l, const char *parent_key, int64_t sde)
+{
+    struct strbuf sb = STRBUF_INIT(256u << 20);
+
+    (void)strbuf_addf(&sb, "%s\ncodename %s\narch %s\nvariant %s\n", KEY_FORMAT, codename, arch,
+                      build_variant_to_string(variant));
+    add_sorted_list(&sb, "components", components);
+    add_sorted_list(&sb, "include", include);
+    add_sorted_list(&sb, "exclude", exclude);
+    if (parent_key)
+        (void)strbuf_addf(&sb, "parent %s\n", parent_key);
+    if (sde >= 0)
+        (void)strbuf_addf(&sb, "source-date-epoch %lld\n", (long long)sde);
+    for (size_t i = 0; i < l->n_pkgs; i++)
+        (void)strbuf_addf(&sb, "pkg %s %s %s %s\n", l->pkgs[i].name, l->pkgs[i].version,
+                          l->pkgs[i].arch ? l->pkgs[i].arch : arch, l->pkgs[i].sha256);
+    return strbuf_detach(&sb, NULL);
+}
+
+/* ---- tree walks ---- */
+
+static int walk_clamp(int dfd, int64_t sde, uint64_t *size, int depth)
+{
+    _cleanup_closedir_ DIR *d = NULL;
+    struct dirent *de;
+    int fd, r;
+
+    if (depth > 256)
+        return -ELOOP;
+    fd = dup(dfd);
+    if (fd < 0)
+        return -errno;
+    d = fdopendir(fd);
+    if (!d) {
+        safe_close(fd);
+        return -errno;
+    }
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return -errno;
+        if (S_ISDIR(st.st_mode)) {
+            _cleanup_close_ int sub =
+                openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0)
+                return -errno;
+            r = walk_clamp(sub, sde, size, depth + 1);
+            if (r < 0)
+                return r;
+        } else if (S_ISREG(st.st_mode)) {
+            *size += (uint64_t)st.st_size;
+        }
+        if (sde >= 0 && st.st_mtim.tv_sec >= sde) {
+            struct timespec ts[2] = { { .tv_sec = sde }, { .tv_sec = sde } };
+            if (utimensat(dfd, de->d_name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        }
+    }
+    return 0;
+}
+
+int build_clamp_mtimes(int dir_fd, int64_t sde, struct rs_err *err)
+{
+    uint64_t size = 0;
+    int r = walk_clamp(dir_fd, sde, &size, 0);
+    if (r < 0)
+        return rs_err_set(err, r, "cannot clamp modification times");
+    if (sde >= 0) {
+        struct timespec ts[2] = { { .tv_sec = sde }, { .tv_sec = sde } };
+        if (futimens(dir_fd, ts) < 0)
+            return rs_err_set(err, -errno, "cannot clamp modification times");
+    }
+    return 0;
+}
+
+/* ---- assembling ---- */
+
+/* debootstrap's merge_usr: a real /bin, /lib… directory left by an old base-files is moved
+ * into /usr and replaced by a link. trixie's base-files ships the links: nothing to do. */
+static int merge_usr(int root_fd, struct rs_err *err)
+{
+    static const char *const dirs[] = {
+        "bin", "sbin", "lib", "lib32", "lib64", "libo32", "libx32"
+    };
+    for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+        struct stat st;
+        if (fstatat(root_fd, dirs[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        _cleanup_free_ char *usr = xasprintf("usr/%s", dirs[i]);
+        _cleanup_close_ int src = openat(root_fd, dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int dst = rs_mkdir_in_root(root_fd, usr, 0755);
+        if (src < 0 || dst < 0)
+            return rs_err_set(err, src < 0 ? -errno : dst, "cannot merge '/%s' into '/usr'",
+                              dirs[i]);
+        _cleanup_closedir_ DIR *d = fdopendir(dup(src));
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            if (renameat2(src, de->d_name, dst, de->d_name, RENAME_NOREPLACE) < 0)
+                return rs_err_set(err, -errno, "cannot merge '/%s/%s' into '/usr'", dirs[i],
+                                  de->d_name);
+        }
+        if (unlinkat(root_fd, dirs[i], AT_REMOVEDIR) < 0 || symlinkat(usr, root_fd, dirs[i]) < 0)
+            return rs_err_set(err, -errno, "cannot link '/%s' to '%s'", dirs[i], usr);
+    }
+    return 0;
+}
+
+static int write_in_root(int root_fd, const char *path, const void *data, size_t len, mode_t mode,
+                         bool only_if_absent, struct rs_err *err)
+{
+    _cleanup_free_ char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    _cleanup_close_ int dfd = -1, fd = -1;
+    const char *name = path;
+
+    if (slash) {
+        *slash = '\0';
+        name = slash + 1;
+        dfd = rs_mkdir_in_root(root_fd, dir, 0755);
+        if (dfd < 0)
+            return rs_err_set(err, dfd, "cannot create '/%s' in the new root", dir);
+    }
+    int at = slash ? dfd : root_fd;
+    if (only_if_absent && faccessat(at, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    (void)unlinkat(at, name, 0);
+    fd = openat(at, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return rs_err_set(err, -errno, "cannot write '/%s' in the new root", path);
+    int r = rs_write_all(fd, data, len);
+    if (r >= 0 && (fchown(fd, 0, 0) < 0 || fchmod(fd, mode) < 0))
+        r = -errno;
+    if (r < 0)
+        return rs_err_set(err, r, "cannot write '/%s' in the new root", path);
+    return 0;
+}
+
+/* debootstrap's conditional_cp: the host's file content, mode as `cp` makes it (umask 022). */
+static int copy_host_file(int root_fd, const char *host_path, const char *path, struct rs_err *err)
+{
+    _cleanup_free_ char *data = NULL;
+    size_t len = 0;
+    struct stat st;
+    struct rs_err ignored = RS_ERR_INIT;
+
+    if (stat(host_path, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (rs_read_file_at(AT_FDCWD, host_path, 1 << 20, &data, &len, &ignored) < 0) {
+        log_warning("cannot read '%s', not copying it into the new root: %s", host_path,
+                    ignored.msg ? ignored.msg : "error");
+        rs_err_release(&ignored);
+        return 0;
+    }
+    return write_in_root(root_fd, path, data, len, st.st_mode & 0755, true, err);
+}
+
+static int write_debootstrap_files(int root_fd, const struct ctx *x, struct rs_err *err)
+{
+    static const char fstab[] = "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n";
+    int r;
+
+    r = write_in_root(root_fd, "var/lib/dpkg/status", "", 0, 0644, false, err);
+    if (r >= 0)
+        r = write_in_root(root_fd, "var/lib/dpkg/available", "", 0, 0644, false, err);
+    if (r >= 0)
+        r = copy_host_file(root_fd, "/etc/resolv.conf", "etc/resolv.conf", err);
+    if (r >= 0)
+        r = copy_host_file(root_fd, "/etc/hostname", "etc/hostname", err);
+    if (r >= 0)
+        r = write_in_root(root_fd, "etc/fstab", fstab, strlen(fstab), 0644, true, err);
+    if (r < 0)
+        return r;
+    _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT(1 << 16);
+    (void)strbuf_addf(&sb, "deb %s %s", x->mirror, x->codename);
+    if (x->components && x->components[0])
+        for (size_t i = 0; x->components[i]; i++)
+            (void)strbuf_addf(&sb, " %s", x->components[i]);
+    else
+        (void)strbuf_addstr(&sb, " main");
+    (void)strbuf_addch(&sb, '\n');
+    return write_in_root(root_fd, "etc/apt/sources.list", sb.buf, sb.len, 0644, false, err);
+}
+
+/* ---- configuring ---- */
+
+static void tail_of_log(int fd, struct rs_err *err)
+{
+    char buf[4096];
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t start = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, start);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *p = buf;
+    if (start > 0 && (p = strchr(buf, '\n')))
+        p++;
+    else
+        p = buf;
+    _cleanup_strv_free_ char **lines = strv_split(p, "\n");
+    size_t nl = strv_length(lines);
+    for (size_t i = nl > 15 ? nl - 15 : 0; i < nl; i++)
+        (void)rs_err_context(err, "%s", lines[i]);
+}
+
+static void dump_log(int fd)
+{
+    char buf[8192];
+    ssize_t n;
+    off_t off = 0;
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+        fwrite(buf, 1, (size_t)n, stderr);
+        off += n;
+    }
+}
+
+/* Write the package list's side files into work_fd (WORK_DIR of the root being configured):
+ * debs/ (the mount point of the store's blobs), available and selections. */
+static int write_work_files(int work_fd, const struct build_pkg_list *l, struct rs_err *err)
+{
+    _cleanup_strbuf_ struct strbuf avail = STRBUF_INIT(256u << 20);
+    _cleanup_strbuf_ struct strbuf sel = STRBUF_INIT(16u << 20);
+
+    if (mkdirat(work_fd, "debs", 0700) < 0)
+        return rs_err_set(err, -errno, "cannot create '%s/debs'", WORK_DIR);
+    for (size_t i = 0; i < l->n_pkgs; i++) {
+        (void)strbuf_add(&avail, l->pkgs[i].stanza, l->pkgs[i].stanza_len);
+        (void)strbuf_addstr(&avail, "\n\n");
+        (void)strbuf_addf(&sel, "%s install\n", l->pkgs[i].name);
+    }
+    int r = rs_write_file_atomic_at(work_fd, "available", avail.buf ? avail.buf : "", avail.len,
+                                    0644, 0, err);
+    if (r >= 0)
+        r = rs_write_file_atomic_at(work_fd, "selections", sel.buf ? sel.buf : "", sel.len, 0644, 0,
+                                    err);
+    return r;
+}
+
+/* Run the configure script in the root (root_dir, or the overlay lower/upper/work/merged). */
+static int run_configure(struct ctx *x, const struct build_pkg_list *l, const char *root_dir,
+                         char *const *lower, const char *upper, const char *work,
+                         const char *merged, struct rs_err *err)
+{
+    _cleanup_free_ char *script = build_configure_script(l, "/" WORK_DIR "/debs", lower != NULL);
+    _cleanup_free_ char *blobs =
+        cache_blob_path(x->c, "0000000000000000000000000000000000000000000000000000000000000000");
+    _cleanup_free_ char *sde = NULL;
+    _cleanup_close_ int log_fd = -1, null_fd = -1;
+    struct run_result res;
+    struct run_options ro;
+    int r;
+
+    *strrchr(blobs, '/') = '\0';
+    char *argv[] = { (char *)"/bin/sh", (char *)"-c", script, NULL };
+    char *env[] = {
+        (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        (char *)"HOME=/root",
+        (char *)"LC_ALL=C",
+        (char *)"DEBIAN_FRONTEND=noninteractive",
+        (char *)"DEBCONF_NONINTERACTIVE_SEEN=true",
+        (char *)"AVAILABLE=/" WORK_DIR "/available",
+        (char *)"SELECTIONS=/" WORK_DIR "/selections",
+        NULL,
+        NULL,
+    };
+    if (x->o->source_date_epoch >= 0) {
+        sde = xasprintf("SOURCE_DATE_EPOCH=%lld", (long long)x->o->source_date_epoch);
+        env[7] = sde;
+    }
+    struct run_bind bind = {
+        .source = blobs,
+        .dest = "/" WORK_DIR "/debs",
+        .read_only = true,
+    };
+    log_fd = memfd_create("mkroot-configure", MFD_CLOEXEC);
+    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log_fd < 0 || null_fd < 0)
+        return rs_err_set(err, -errno, "cannot create the configure log");
+    run_options_init(&ro);
+    ro.root_dir = root_dir;
+    ro.lower_dirs = lower;
+    ro.upper_dir = upper;
+    ro.work_dir = work;
+    ro.merged_dir = merged;
+    ro.argv = argv;
+    ro.env = env;
+    ro.hostname = "localhost";
+    ro.net = RUN_NET_PRIVATE;
+    ro.stdio[0] = null_fd;
+    ro.stdio[1] = log_fd;
+    ro.stdio[2] = log_fd;
+    ro.binds = &bind;
+    ro.n_binds = 1;
+    r = run_container(&ro, &res, err);
+    if (r < 0)
+        return rs_err_wrap(err, "cannot configure the new root");
+    dump_log(log_fd);
+    if (res.signal == SIGINT || res.signal == SIGTERM || build_interrupted) {
+        if (!build_interrupted)
+            build_interrupted = res.signal;
+        return rs_err_msg(err, -EINTR, "interrupted while configuring packages");
+    }
+    if (res.exit_code != 0) {
+        r = rs_err_msg(err, -EPROTO,
+                       "configuring packages failed (dpkg inside the new root, exit status %d)",
+                       res.exit_code);
+        tail_of_log(log_fd, err);
+        return r;
+    }
+    return 0;
+}
+
+/* What differs from run to run and serves nobody in an image (mmdebstrap's cleanup): logs,
+ * apt's lists and downloaded archives, ldconfig's aux cache. With `lower` (an overlay upper),
+ * only what the lower layers do not have: deleting those would need whiteouts. */
+static void cleanup_tree(int root_fd, const char *lower)
+{
+    static const char *const files[] = {
+        "var/log/dpkg.log",
+        "var/log/alternatives.log",
+        "var/log/bootstrap.log",
+        "var/log/apt/history.log",
+        "var/log/apt/term.log",
+        "var/log/apt/eipp.log.xz",
+        "var/cache/ldconfig/aux-cache",
+        "var/cache/apt/pkgcache.bin",
+        "var/cache/apt/srcpkgcache.bin",
+    };
+    _cleanup_close_ int lower_fd = -1;
+
+    if (lower)
+        lower_fd = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+        if (lower_fd >= 0 && faccessat(lower_fd, files[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            continue;
+        if (unlinkat(root_fd, files[i], 0) < 0 && errno != ENOENT)
+            log_debug("cannot remove '/%s': %m", files[i]);
+    }
+    (void)rs_rm_rf_at(root_fd, WORK_DIR);
+}
+
+/* ---- layers ---- */
+
+/* While a layer is being built a signal only sets build_interrupted, so that the stage is
+ * discarded and the container dir removed; elsewhere (resolving, downloading: nothing to
+ * undo, the store never shows partial files) it keeps its default action. */
+static volatile sig_atomic_t building;
+
+static void on_signal(int sig)
+{
+    if (!building) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    build_interrupted = sig;
+}
+
+static int finish_tree(struct ctx *x, int root_fd, const char *lower, struct rs_err *err)
+{
+    cleanup_tree(root_fd, lower);
+    int r = build_clamp_mtimes(root_fd, x->o->source_date_epoch, err);
+    if (r < 0)
+        return r;
+    /* dpkg ran with unsafe-io: make the layer durable once, before it becomes visible. */
+    if (syncfs(root_fd) < 0)
+        return rs_err_set(err, -errno, "cannot sync the new layer");
+    return 0;
+}
+
+static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const char *key,
+                            char ret_id[RS_SHA256_HEX_LEN + 1], struct rs_err *err)
+{
+    struct cache_layer_stage *s = NULL;
+    char *first[] = { (char *)"base-files", NULL };
+    _cleanup_free_ char *created_by = NULL;
+    double t0 = now_ms(), t1, t2;
+    int r, root_fd;
+
+    r = cache_layer_stage_new(x->c, &s, err);
+    if (r < 0)
+        return r;
+    root_fd = cache_layer_stage_root_fd(s);
+    r = build_unpack_all(x->c, l, first, root_fd, 0, err);
+    if (r >= 0)
+        r = merge_usr(root_fd, err);
+    if (r >= 0)
+        r = write_debootstrap_files(root_fd, x, err);
+    t1 = now_ms();
+    log_info("unpacked %zu packages in %.1f s", l->n_pkgs, (t1 - t0) / 1e3);
+    if (r >= 0 && !x->o->no_configure) {
+        _cleanup_close_ int work_fd = rs_mkdir_in_root(root_fd, WORK_DIR, 0700);
+        r = work_fd < 0 ? rs_err_set(err, work_fd, "cannot create '/%s'", WORK_DIR)
+                        : write_work_files(work_fd, l, err);
+        if (r >= 0)
+            r = run_configure(x, l, cache_layer_stage_root_path(s), NULL, NULL, NULL, NULL, err);
+        log_info("configured in %.1f s", (now_ms() - t1) / 1e3);
+    }
+    t2 = now_ms();
+    if (r >= 0)
+        r = finish_tree(x, root_fd, NULL, err);
+    if (r >= 0 && build_interrupted)
+        r = rs_err_msg(err, -EINTR, "interrupted");
+    if (r < 0) {
+        cache_layer_stage_abort(s);
+        return r;
+    }
+    created_by = xasprintf("mkroot %s %s", x->codename, build_variant_to_string(x->o->variant));
+    struct layer_meta meta = {
+        .created = x->o->source_date_epoch >= 0 ? x->o->source_date_epoch : (int64_t)time(NULL),
+        .created_by = created_by,
+    };
+    r = cache_layer_stage_publish(s, &meta, key, ret_id, err);
+    if (r >= 0)
+        log_info("published layer %.12s in %.1f s", ret_id, (now_ms() - t2) / 1e3);
+    return r;
+}
+
+static int build_top_layer(struct ctx *x, const struct build_pkg_list *l, const char *key,
+                           const char *parent, char ret_id[RS_SHA256_HEX_LEN + 1],
+                           struct rs_err *err)
+{
+    _cleanup_(image_freep) struct image *img = image_new();
+    _cleanup_free_ char *lower = cache_layer_root_path(x->c, parent);
+    _cleanup_free_ char *upper = NULL, *work = NULL, *merged = NULL, *created_by = NULL;
+    _cleanup_close_ int upper_fd = -1, work_fd = -1;
+    struct cache_container *ct = NULL;
+    double t0 = now_ms();
+    int r;
+
+    strv_push(&img->layers, parent);
+    r = cache_container_new(x->c, img, &ct, err);
+    if (r < 0)
+        return r;
+    upper = xasprintf("%s/upper", cache_container_path(ct));
+    work = xasprintf("%s/work", cache_container_path(ct));
+    merged = xasprintf("%s/merged", cache_container_path(ct));
+    upper_fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (upper_fd < 0) {
+        r = rs_err_set(err, -errno, "cannot open '%s'", upper);
+        goto out;
+    }
+    work_fd = rs_mkdir_in_root(upper_fd, WORK_DIR, 0700);
+    r = work_fd < 0 ? rs_err_set(err, work_fd, "cannot create '/%s'", WORK_DIR)
+                    : write_work_files(work_fd, l, err);
+    if (r < 0)
+        goto out;
+    char *lowers[] = { lower, NULL };
+    r = run_configure(x, l, NULL, lowers, upper, work, merged, err);
+    if (r < 0)
+        goto out;
+    log_info("unpacked and configured %zu packages in %.1f s", l->n_pkgs, (now_ms() - t0) / 1e3);
+    r = finish_tree(x, upper_fd, lower, err);
+    if (r >= 0 && build_interrupted)
+        r = rs_err_msg(err, -EINTR, "interrupted");
+    if (r < 0)
+        goto out;
+    created_by = xasprintf("mkroot --include (%zu packages)", l->n_pkgs);
+    struct layer_meta meta = {
+        .parent = (char *)parent,
+        .created = x->o->source_date_epoch >= 0 ? x->o->source_date_epoch : (int64_t)time(NULL),
+        .created_by = created_by,
+    };
+    r = cache_layer_publish_dir(x->c, upper, &meta, key, ret_id, err);
+out:
+    cache_container_remove(ct);
+    return r;
+}
+
+/* The layer for key: from its recipe, or built under the key's lock (a second builder of the
+ * same key waits, then finds the recipe). */
+static int ensure_layer(struct ctx *x, const struct build_pkg_list *l, const char *key,
+                        const char *parent, char ret_id[RS_SHA256_HEX_LEN + 1], bool *built,
+                        struct rs_err *err)
+{
+    _cleanup_close_ int lock_fd = -1;
+    size_t n_fetched = 0;
+    double t0;
+    int r;
+
+    if (cache_recipe_get(x->c, key, ret_id) == 0)
+        return 0;
+    t0 = now_ms();
+    r = build_download(x->a, l, x->o->offline ? BUILD_DOWNLOAD_OFFLINE : 0, &n_fetched, err);
+    if (r < 0)
+        return r;
+    log_info("%zu packages in the store, %zu downloaded in %.1f s", l->n_pkgs, n_fetched,
+             (now_ms() - t0) / 1e3);
+    lock_fd = cache_lock_key(x->c, key, err);
+    if (lock_fd < 0)
+        return lock_fd;
+    if (cache_recipe_get(x->c, key, ret_id) == 0)
+        return 0;
+    building = 1;
+    r = parent ? build_top_layer(x, l, key, parent, ret_id, err)
+               : build_base_layer(x, l, key, ret_id, err);
+    building = 0;
+    if (r < 0)
+        return r;
+    *built = true;
+    return cache_recipe_put(x->c, key, ret_id, err);
+}
+
+/* ---- images ---- */
+
+static char *key_for(struct ctx *x, char *const *include, const struct build_pkg_list *l,
+                     const char *parent_key)
+{
+    _cleanup_free_ char *text =
+        build_key_text(x->codename, x->arch, x->o->variant, x->components, include, x->o->exclude,
+                       l, parent_key, x->o->source_date_epoch);
+    char hex[RS_SHA256_HEX_LEN + 1];
+
+    if (x->o->no_configure) {
+        char *t = xasprintf("%sno-configure\n", text);
+        free(text);
+        text = t;
+    }
+    log_debug("build key text:\n%s", text);
+    rs_sha256_buf(text, strlen(text), hex);
+    return xstrdup(hex);
+}
+
+/* The packages of full that base does not have. A package whose version differs from the
+ * base's cannot go into a layer on top of it: that is an error. */
+static int list_minus(const struct build_pkg_list *full, const struct build_pkg_list *base,
+                      struct build_pkg_list *ret, struct rs_err *err)
+{
+    struct build_pkg_list out = { .pkgs = xcalloc(full->n_pkgs + 1, sizeof(struct build_pkg)) };
+
+    for (size_t i = 0, j = 0; i < full->n_pkgs; i++) {
+        const struct build_pkg *p = &full->pkgs[i];
+        while (j < base->n_pkgs && strcmp(base->pkgs[j].name, p->name) < 0)
+            j++;
+        if (j < base->n_pkgs && strcmp(base->pkgs[j].name, p->name) == 0) {
+            if (strcmp(base->pkgs[j].sha256, p->sha256) != 0) {
+                free(out.pkgs);
+                return rs_err_msg(err, -EINVAL,
+                                  "'%s' would be %s in the base layer but %s with --include",
+                                  p->name, base->pkgs[j].version, p->version);
+            }
+            continue;
+        }
+        /* Shallow copy: the strings stay owned by full. */
+        out.pkgs[out.n_pkgs++] = *p;
+    }
+    *ret = out;
+    return 0;
+}
+
+static char *default_name(const struct build_image_opts *o)
+{
+    _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT(4096);
+    (void)strbuf_addf(&sb, "%s-%s", o->suite, build_variant_to_string(o->variant));
+    if (o->include && o->include[0]) {
+        _cleanup_strv_free_ char **inc = strv_copy(o->include);
+        qsort(inc, strv_length(inc), sizeof(char *), cmp_str_ptr);
+        STRV_FOREACH(i, inc)
+            (void)strbuf_addf(&sb, "-%s", *i);
+    }
+    for (char *p = sb.buf; *p; p++)
+        if (*p == '+')
+            *p = '.';
+    if (sb.len > 120)
+        sb.buf[120] = '\0';
+    return strbuf_detach(&sb, NULL);
+}
+
+static int record_image(struct ctx *x, char *const *layers, struct image **ret, struct rs_err *err)
+{
+    _cleanup_(image_freep) struct image *img = image_new();
+    _cleanup_free_ char *name = x->o->name ? xstrdup(x->o->name) : default_name(x->o);
+    int r;
+
+    r = image_name_normalize(name, &img->name, err);
+    if (r < 0)
+        return r;
+    img->layers = strv_copy(layers);
+    img->architecture = xstrdup(x->arch);
+    img->created = x->o->source_date_epoch >= 0 ? x->o->source_date_epoch : (int64_t)time(NULL);
+    strv_push(&img->config.env,
+              "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    strv_push(&img->config.cmd, "bash");
+    img->source = xasprintf("mkroot %s %s%s", x->codename, build_variant_to_string(x->o->variant),
+                            x->o->include && x->o->include[0] ? " --include …" : "");
+    r = cache_image_put(x->c, img, err);
+    if (r < 0)
+        return rs_err_wrap(err, "cannot record image '%s'", img->name);
+    *ret = TAKE_PTR(img);
+    return 0;
+}
+
+static int build_image_locked(struct ctx *x, struct image **ret, struct rs_err *err)
+{
+    struct build_pkg_list base = { 0 }, full = { 0 }, top = { 0 };
+    _cleanup_free_ char *base_key = NULL, *top_key = NULL;
+    _cleanup_strv_free_ char **layers = NULL;
+    char base_id[RS_SHA256_HEX_LEN + 1], top_id[RS_SHA256_HEX_LEN + 1];
+    bool have_include = x->o->include && x->o->include[0], built = false;
+    double t0 = now_ms();
+    int r;
+
+    r = build_resolve(x->a, x->o->variant, NULL, x->o->exclude, &base, err);
+    if (r < 0)
+        return r;
+    log_info("%s %s: %zu packages (resolved in %.0f ms)", x->codename,
+             build_variant_to_string(x->o->variant), base.n_pkgs, now_ms() - t0);
+    base_key = key_for(x, NULL, &base, NULL);
+    r = ensure_layer(x, &base, base_key, NULL, base_id, &built, err);
+    if (r < 0)
+        goto out;
+    strv_push(&layers, base_id);
+    if (have_include) {
+        r = build_resolve(x->a, x->o->variant, x->o->include, x->o->exclude, &full, err);
+        if (r >= 0)
+            r = list_minus(&full, &base, &top, err);
+        if (r < 0)
+            goto out;
+        if (top.n_pkgs > 0) {
+            top_key = key_for(x, x->o->include, &full, base_key);
+            r = ensure_layer(x, &top, top_key, base_id, top_id, &built, err);
+            if (r < 0)
+                goto out;
+            strv_push(&layers, top_id);
+        }
+    }
+    if (!built)
+        log_info("cached: layer %.12s", layers[strv_length(layers) - 1]);
+    r = record_image(x, layers, ret, err);
+out:
+    free(top.pkgs);
+    build_pkg_list_release(&full);
+    build_pkg_list_release(&base);
+    return r;
+}
+
+int build_image(struct cache *c, struct build_archive *a, const struct build_image_opts *o,
+                struct image **ret, struct rs_err *err)
+{
+    const struct build_release *rel = build_archive_release(a);
+    struct ctx x = {
+        .c = c,
+        .a = a,
+        .o = o,
+        .mirror = build_archive_mirror(a),
+        .codename = rel->codename ? rel->codename : o->suite,
+        .arch = build_archive_arch(a),
+        .components = build_archive_components(a),
+    };
+    struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+    int r;
+
+    build_interrupted = 0;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, &old_int);
+    (void)sigaction(SIGTERM, &sa, &old_term);
+    r = build_image_locked(&x, ret, err);
+    (void)sigaction(SIGINT, &old_int, NULL);
+    (void)sigaction(SIGTERM, &old_term, NULL);
+    if (r < 0 && build_interrupted)
+        r = -EINTR;
+    return r;
+}
+
+int build_interrupt_signal(void)
+{
+    return build_interrupted;
+}
