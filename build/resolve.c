@@ -57,6 +57,16 @@ static bool qualifier_ok(const struct rstate *st, const struct dep_alt *a, const
            memcmp(a->arch, p->arch.p, a->arch_len) == 0 && a->arch_len == strlen(st->o->arch);
 }
 
+/* apt's preference among providers of a virtual package: the most important Priority. */
+static int priority_rank(struct span p)
+{
+    static const char *const order[] = { "required", "important", "standard", "optional", "extra" };
+    for (size_t i = 0; i < ELEMENTSOF(order); i++)
+        if (p.len == strlen(order[i]) && memcmp(p.p, order[i], p.len) == 0)
+            return (int)i;
+    return (int)ELEMENTSOF(order);
+}
+
 enum sat { SAT_NONE, SAT_EXCLUDED, SAT_WRONG_VERSION, SAT_OK };
 
 /* Find a package that satisfies one alternative; *ret is its index. */
@@ -99,7 +109,7 @@ static enum sat satisfy(struct rstate *st, const struct dep_alt *a, int32_t *ret
             *ret = v->pkg;
             return SAT_OK;
         }
-        if (pick < 0)
+        if (pick < 0 || priority_rank(p->priority) < priority_rank(idx->pkgs[pick].priority))
             pick = v->pkg;
     }
     if (pick >= 0) {
