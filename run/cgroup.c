@@ -40,8 +40,9 @@ static const char *const v2_names[_CG_CONTROLLER_MAX] = {
 
 struct cgroup {
     enum cg_mode mode;
-    char *dirs[_CG_CONTROLLER_MAX]; /* v1: owned, one per controller in use */
-    char *v2_dir;                   /* v2: owned */
+    char *dirs[_CG_CONTROLLER_MAX];    /* v1: owned, one per controller in use */
+    int tasks_fds[_CG_CONTROLLER_MAX]; /* v1: the "tasks" file of each dir, or -1 */
+    char *v2_dir;                      /* v2: owned */
     int v2_fd;
     char *memcg; /* owned: the memory cgroup's path inside its hierarchy */
 };
@@ -99,6 +100,16 @@ static int write_at(const char *dir, const char *file, const char *value, struct
         return rs_err_set(err, -e, "cannot write '%s' to '%s'", value, path);
     }
     return 0;
+}
+
+static int open_at(const char *dir, const char *file, struct rs_err *err)
+{
+    _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0)
+        return rs_err_set(err, -errno, "cannot open '%s'", path);
+    return fd;
 }
 
 static bool is_cgroupfs(const char *dir, long want)
@@ -202,6 +213,11 @@ static int v1_create(struct cgroup *cg, const struct cg_limits *l, const char *n
         }
         if (c == CG_MEMORY)
             cg->memcg = xasprintf("%s/%s", own, name);
+        /* Opened here, written by the child (cg_join_self): a root-owned file under the
+         * cgroup filesystem, so no path is resolved in the child. */
+        cg->tasks_fds[c] = open_at(cg->dirs[c], "tasks", err);
+        if (cg->tasks_fds[c] < 0)
+            return rs_err_ret(err);
     }
     return v1_limits(cg, l, err);
 }
@@ -336,6 +352,8 @@ int cg_create(const struct cg_limits *l, const char *name, struct cgroup **ret, 
     cg = xcalloc(1, sizeof(*cg));
     cg->mode = mode;
     cg->v2_fd = -1;
+    for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+        cg->tasks_fds[c] = -1;
     r = mode == CG_MODE_V2 ? v2_create(cg, l, name, err) : v1_create(cg, l, name, err);
     if (r < 0) {
         cg_destroy(cg);
@@ -349,6 +367,25 @@ int cg_create(const struct cg_limits *l, const char *name, struct cgroup **ret, 
 int cg_clone_fd(const struct cgroup *cg)
 {
     return cg->v2_fd;
+}
+
+bool cg_child_joins(const struct cgroup *cg)
+{
+    return cg->mode == CG_MODE_V1;
+}
+
+int cg_join_self(const struct cgroup *cg)
+{
+    for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+        if (cg->tasks_fds[c] >= 0 && write(cg->tasks_fds[c], "0", 1) != 1)
+            return -errno;
+    return 0;
+}
+
+void cg_close_join_fds(struct cgroup *cg)
+{
+    for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+        cg->tasks_fds[c] = safe_close(cg->tasks_fds[c]);
 }
 
 int cg_attach(struct cgroup *cg, pid_t pid, struct rs_err *err)
@@ -438,6 +475,7 @@ struct cgroup *cg_destroy(struct cgroup *cg)
             remove_dir(cg->dirs[c]);
             free(cg->dirs[c]);
         }
+    cg_close_join_fds(cg);
     safe_close(cg->v2_fd);
     free(cg->v2_dir);
     free(cg->memcg);

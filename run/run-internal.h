@@ -118,8 +118,18 @@ struct cgroup;
 int cg_create(const struct cg_limits *l, const char *name, struct cgroup **ret, struct rs_err *err);
 /* O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP), or -1 (v1). */
 int cg_clone_fd(const struct cgroup *cg);
-/* Move pid in (when it was not cloned into it). */
+/* Move pid in (v2, when it was not cloned into it). */
 int cg_attach(struct cgroup *cg, pid_t pid, struct rs_err *err);
+/* v1: the child moves itself in with cg_join_self() instead of the parent's cg_attach(). A
+ * pid written into cgroup.procs write-locks the global threadgroup rwsem, which waits for an
+ * RCU grace period (10-20 ms here); a thread writing "0" into "tasks" moves only itself and
+ * skips that lock (kernel 6.0+, cgroup_procs_write_start; a plain lock on older kernels). */
+bool cg_child_joins(const struct cgroup *cg);
+/* In the child, single-threaded, before unsharing the cgroup namespace: write "0" into the
+ * "tasks" files opened by cg_create. Returns 0 or -errno. Async-signal-safe. */
+int cg_join_self(const struct cgroup *cg);
+/* Close the fds cg_join_self uses (the parent, once the child has them). */
+void cg_close_join_fds(struct cgroup *cg);
 /* OOM kills so far. */
 uint64_t cg_oom_kills(struct cgroup *cg);
 /* The memory cgroup's path as the kernel names it in oom-kill reports ("/a/b/runroot-x"), or

@@ -52,21 +52,25 @@ static pid_t clone_child(int flags, int cgroup_fd, bool *ret_into)
 }
 
 __attribute__((noreturn)) static void child_main(struct plan *p, int sync_fd,
-                                                 const sigset_t *old_mask, bool cgroup)
+                                                 const sigset_t *old_mask, struct cgroup *cg)
 {
     struct child_msg m = { 0 };
     char go;
+    int r;
 
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     (void)sigprocmask(SIG_SETMASK, old_mask, NULL);
-    /* Wait until the parent has put us into our cgroup, so that the cgroup namespace is
-     * rooted there. */
+    /* Wait until the parent has put us into our cgroup (or until it is alive and listening,
+     * when we join by ourselves), so that the cgroup namespace is rooted there. */
     if (read(sync_fd, &go, 1) != 1)
         _exit(125);
     /* Container processes must not be able to ptrace us or open our /proc/pid/{exe,fd}
      * (CVE-2016-9962, CVE-2019-5736) until execve. */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (cgroup && unshare(CLONE_NEWCGROUP) < 0) {
+    if (cg && cg_child_joins(cg) && (r = cg_join_self(cg)) < 0) {
+        m = (struct child_msg){ .kind = MSG_SETUP_ERROR, .err = -r };
+        (void)snprintf(m.text, sizeof(m.text), "cannot join the container's cgroup");
+    } else if (cg && (cg_close_join_fds(cg), unshare(CLONE_NEWCGROUP) < 0)) {
         m = (struct child_msg){ .kind = MSG_SETUP_ERROR, .err = errno };
         (void)snprintf(m.text, sizeof(m.text), "cannot create a cgroup namespace");
     } else if (run_apply_mounts(p, &m) >= 0) {
@@ -278,7 +282,7 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
     s.pid = clone_child(p->clone_flags, cg ? cg_clone_fd(cg) : -1, &into);
     if (s.pid == 0) {
         (void)close(sv[0]);
-        child_main(p, sv[1], &old_mask, cg != NULL);
+        child_main(p, sv[1], &old_mask, cg);
     }
     if (s.pid < 0) {
         r = rs_err_set(err, -errno, "cannot create the container's namespaces");
@@ -286,7 +290,9 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
     }
     (void)close(sv[1]);
     sv[1] = -1;
-    if (cg && !into && cg_attach(cg, s.pid, err) < 0) {
+    if (cg)
+        cg_close_join_fds(cg);
+    if (cg && !into && !cg_child_joins(cg) && cg_attach(cg, s.pid, err) < 0) {
         r = rs_err_ret(err);
         (void)kill(s.pid, SIGKILL);
         goto out_wait;
