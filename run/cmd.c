@@ -40,7 +40,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
             "Run COMMAND (default: the image's Cmd, else /bin/sh) in a container made from IMAGE:\n"
-            "a name in the store, or a directory (used as one read-only layer).\n\n"
+            "a name in the store, a directory (used as one read-only layer), or an archive file\n"
+            "(OCI, docker save, or a root tarball: imported into the store once, by content).\n\n"
             "  -e, --env K=V          set an environment variable (repeatable)\n"
             "  -w, --workdir DIR      working directory inside the container\n"
             "  -u, --user UID[:GID]   run as this numeric user and group\n"
@@ -234,6 +235,51 @@ static int parse_argv(struct args *a, int argc, char *argv[])
     return 1;
 }
 
+/* cache_import_archive() lives in cache/oci_store.c, which brings libarchive and the twenty
+ * libraries behind it. The reference is weak so that it does not pull that object in by
+ * itself: in rootstock (where `rootstock image import` links it) it is there, and in the small
+ * runroot executable it is NULL and runroot hands the whole command over to rootstock. */
+extern __typeof__(cache_import_archive) cache_import_archive __attribute__((weak));
+
+/* A regular file named like a path ("./x", "/a/b") or like a tarball ("x.tar", "x.tar.zst"):
+ * a bare word stays a store name even if a file of that name is in the current directory. */
+static bool is_archive_image(const char *image)
+{
+    static const char *const suffixes[] = { ".tar",     ".tar.gz", ".tgz",
+                                            ".tar.zst", ".tar.xz", ".tar.bz2" };
+    size_t len = strlen(image);
+    bool named = strchr(image, '/') != NULL;
+    struct stat st;
+
+    for (size_t i = 0; i < ELEMENTSOF(suffixes) && !named; i++) {
+        size_t n = strlen(suffixes[i]);
+        named = len > n && strcmp(image + len - n, suffixes[i]) == 0;
+    }
+    return named && stat(image, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Exec the rootstock binary next to us with the same argv: argv[0] stays "runroot" (or
+ * whatever started us), which rootstock dispatches to this same cmd_run, with the importer
+ * linked in. Returns only on failure. */
+static int exec_rootstock(char *argv[], struct rs_err *err)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    _cleanup_free_ char *target = NULL;
+    char *slash;
+
+    if (n <= 0)
+        return rs_err_set(err, n < 0 ? -errno : -ENOENT, "cannot find runroot's own path");
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    target = xasprintf("%.*s/rootstock", slash ? (int)(slash - self) : 0, self);
+    if (strcmp(target, self) == 0)
+        return rs_err_msg(err, -ENOSYS, "this build cannot import archives");
+    log_debug("importing an archive: executing '%s'", target);
+    execv(target, argv);
+    return rs_err_set(err, -errno, "cannot execute '%s' to import the archive", target);
+}
+
 static bool is_directory_image(const char *image)
 {
     struct stat st;
@@ -299,7 +345,7 @@ static int print_result(const struct args *a, const struct run_result *res)
     return res->main_oom_killed ? 137 : res->exit_code;
 }
 
-static int run_image(struct args *a, struct rs_err *err)
+static int run_image(struct args *a, char *argv[], struct rs_err *err)
 {
     _cleanup_(cache_closep) struct cache *c = NULL;
     _cleanup_(image_freep) struct image *img = NULL;
@@ -325,6 +371,19 @@ static int run_image(struct args *a, struct rs_err *err)
         img->name = xasprintf("dir:%s", dir);
         strv_push(&lowers, dir);
     } else {
+        if (is_archive_image(a->image)) {
+            _cleanup_free_ char *name = NULL;
+            if (!cache_import_archive) {
+                c = cache_close(c); /* the store lock is not inherited across exec */
+                return exec_rootstock(argv, err);
+            }
+            /* Content-keyed: the second run of the same file is a lookup. */
+            r = cache_import_archive(c, a->image, NULL, &name, err);
+            if (r < 0)
+                return r;
+            free(a->image);
+            a->image = TAKE_PTR(name);
+        }
         r = cache_image_get(c, a->image, &img, err);
         if (r < 0)
             return r;
@@ -384,7 +443,7 @@ int cmd_run(int argc, char *argv[])
         args_release(&a);
         return r == 0 ? 0 : EXIT_USAGE;
     }
-    r = run_image(&a, &err);
+    r = run_image(&a, argv, &err);
     if (r < 0) {
         rs_err_print(&err);
         rs_err_release(&err);
