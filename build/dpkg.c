@@ -37,7 +37,7 @@ char *build_configure_script(const struct build_pkg_list *l, const char *debs_di
     (void)strbuf_addstr(&sb, "set -e\n"
                              "umask 022\n"
                              "F=--force-unsafe-io\n"
-                             "step() { echo \"rootstock-step: $1\" >&2; }\n");
+                             "step() { echo \"rootstock-step: $(date +%s.%N) $1\" >&2; }\n");
     if (layered) {
         /* On top of a configured root: dpkg orders the configuration itself. */
         (void)strbuf_addstr(&sb, "step 'unpacking and configuring'\n"

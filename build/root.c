@@ -299,6 +299,39 @@ static void dump_log(int fd)
     }
 }
 
+/* The source package's name from a stanza ("Source: NAME [(VERSION)]"), else the package's. */
+static size_t source_name(const struct build_pkg *p, const char **ret)
+{
+    const char *s = p->stanza, *end = p->stanza + p->stanza_len;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (!nl)
+            nl = end;
+        if ((size_t)(nl - s) > 8 && strncmp(s, "Source: ", 8) == 0) {
+            const char *v = s + 8, *e = v;
+            while (e < nl && *e != ' ')
+                e++;
+            *ret = v;
+            return (size_t)(e - v);
+        }
+        s = nl + 1;
+    }
+    *ret = p->name;
+    return strlen(p->name);
+}
+
+static int cmp_index_order(const void *a, const void *b)
+{
+    const struct build_pkg *p = *(const struct build_pkg *const *)a;
+    const struct build_pkg *q = *(const struct build_pkg *const *)b;
+    const char *ps, *qs;
+    size_t pn = source_name(p, &ps), qn = source_name(q, &qs);
+    int c = memcmp(ps, qs, pn < qn ? pn : qn);
+    if (c == 0 && pn != qn)
+        c = pn < qn ? -1 : 1;
+    return c ? c : strcmp(p->name, q->name);
+}
+
 /* Write the package list's side files into work_fd (WORK_DIR of the root being configured):
  * debs/ (the mount point of the store's blobs), available and selections. */
 static int write_work_files(int work_fd, const struct build_pkg_list *l, struct rs_err *err)
@@ -306,10 +339,17 @@ static int write_work_files(int work_fd, const struct build_pkg_list *l, struct 
     _cleanup_strbuf_ struct strbuf avail = STRBUF_INIT(256u << 20);
     _cleanup_strbuf_ struct strbuf sel = STRBUF_INIT(16u << 20);
 
+    _cleanup_free_ const struct build_pkg **order = xcalloc(l->n_pkgs + 1, sizeof(*order));
+
     if (mkdirat(work_fd, "debs", 0700) < 0)
         return rs_err_set(err, -errno, "cannot create '%s/debs'", WORK_DIR);
+    /* debootstrap copies the stanzas in the index's order, which is by source package, then
+     * by binary name. */
+    for (size_t i = 0; i < l->n_pkgs; i++)
+        order[i] = &l->pkgs[i];
+    qsort(order, l->n_pkgs, sizeof(*order), cmp_index_order);
     for (size_t i = 0; i < l->n_pkgs; i++) {
-        (void)strbuf_add(&avail, l->pkgs[i].stanza, l->pkgs[i].stanza_len);
+        (void)strbuf_add(&avail, order[i]->stanza, order[i]->stanza_len);
         (void)strbuf_addstr(&avail, "\n\n");
         (void)strbuf_addf(&sel, "%s install\n", l->pkgs[i].name);
     }
