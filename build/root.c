@@ -571,7 +571,10 @@ static int build_top_layer(struct ctx *x, const struct build_pkg_list *l, const 
     if (r < 0)
         goto out;
     char *lowers[] = { lower, NULL };
-    r = run_configure(x, l, NULL, lowers, upper, work, merged, err);
+    if (x->o->no_configure)
+        r = build_unpack_all(x->c, l, NULL, upper_fd, 0, err);
+    else
+        r = run_configure(x, l, NULL, lowers, upper, work, merged, err);
     if (r < 0)
         goto out;
     log_info("unpacked and configured %zu packages in %.1f s", l->n_pkgs, (now_ms() - t0) / 1e3);

@@ -121,13 +121,25 @@ struct unpack_job {
 
 static int unpack_one(struct unpack_job *j, const struct build_pkg *p, struct rs_err *err)
 {
-    _cleanup_close_ int fd = -1;
-    int r;
+    int r = 0;
 
-    r = cache_blob_open(j->c, p->sha256, &fd, err);
-    if (r < 0)
-        return rs_err_wrap(err, "package '%s'", p->name);
-    return build_deb_extract_data(fd, j->root_fd, p->name, err);
+    /* Two workers may create the same directory at once; image/'s extractor reports the loser's
+     * mkdir as -EEXIST. Extracting the package again is safe (directories merge, files are
+     * replaced), so a few attempts absorb the race. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        _cleanup_close_ int fd = -1;
+        if (attempt > 0) {
+            log_debug("unpacking '%s' again after a concurrent mkdir: %s", p->name, err->msg);
+            rs_err_release(err);
+        }
+        r = cache_blob_open(j->c, p->sha256, &fd, err);
+        if (r < 0)
+            return rs_err_wrap(err, "package '%s'", p->name);
+        r = build_deb_extract_data(fd, j->root_fd, p->name, err);
+        if (r != -EEXIST)
+            break;
+    }
+    return r;
 }
 
 static void *unpack_worker(void *data)
