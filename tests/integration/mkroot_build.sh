@@ -1,0 +1,68 @@
+#!/bin/bash
+# mkroot's second half, hermetic: a root assembled from the fixture archive (toy packages, so
+# --no-configure: there is no dpkg to run inside), published as a layer, cached under its build
+# key, written out with -o as a directory, .tar and .tar.zst, reproducible with
+# SOURCE_DATE_EPOCH, and --include as a second layer on the cached base.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd dpkg-deb
+need_cmd gpg
+need_cmd python3
+need_cmd xz
+need_cmd curl
+need_cmd zstd
+
+FX=$RS_SOURCE_DIR/tests/fixtures
+bash "$FX/make_archive.sh" "$T/repo" >"$T/make.log" 2>&1 || skip_all "cannot build the fixture archive: $(tail -3 "$T/make.log")"
+python3 "$FX/archive_server.py" "$T/repo" "$T/port" &
+remember_pid $!
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+[ -s "$T/port" ] || skip_all "fixture server did not start"
+M=http://127.0.0.1:$(cat "$T/port")
+K=$T/repo/keyring.gpg
+
+mk() { mkroot --mirror "$M" --keyring "$K" --arch amd64 --no-configure "$@"; }
+layer_of() { python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["layers"]))' "$ROOTSTOCK_ROOT/images/$1"*.json; }
+plan 16
+
+mk fixture minbase >"$T/out" 2>"$T/err"
+check "mkroot fixture minbase builds" [ $? -eq 0 ]
+check "prints the default name and the id" grep -qE '^fixture-minbase:latest [0-9a-f]{64}$' "$T/out"
+L=$ROOTSTOCK_ROOT/layers/$(layer_of fixture-minbase)/root
+check "every package is unpacked" [ -f "$L/usr/share/base-files/data" ] && [ -f "$L/usr/share/libx/data" ] &&
+    [ -f "$L/usr/share/libc-fix/data" ] && [ -f "$L/usr/share/apt/data" ]
+check "apt sources name the mirror and the codename" grep -qx "deb $M fixture main" "$L/etc/apt/sources.list"
+check "debootstrap's files are written" [ -f "$L/var/lib/dpkg/status" ] && [ -f "$L/var/lib/dpkg/available" ] &&
+    grep -q UNCONFIGURED "$L/etc/fstab"
+check "nothing is left in tmp/" [ -z "$(ls -A "$ROOTSTOCK_ROOT/tmp")" ]
+
+mk fixture minbase -t again >"$T/out2" 2>"$T/err2"
+check "a second build is a cache hit with the same id" grep -q cached "$T/err2" &&
+    [ "$(cut -d' ' -f2 "$T/out")" = "$(cut -d' ' -f2 "$T/out2")" ]
+mk fixture minbase --offline >/dev/null 2>"$T/err3"
+check "the cache hit works --offline" grep -q cached "$T/err3"
+
+mk fixture minbase --offline -o "$T/dir" >/dev/null 2>&1
+check "-o DIR writes the tree" cmp -s "$T/dir/usr/share/libx/data" "$L/usr/share/libx/data"
+mk fixture minbase --offline -o "$T/root.tar" >/dev/null 2>&1
+check "-o FILE.tar writes a flat root tarball" sh -c "tar -tf '$T/root.tar' | grep -qx 'usr/share/libx/data'"
+mk fixture minbase --offline -o "$T/root.tar.zst" >/dev/null 2>&1
+check "-o FILE.tar.zst writes it compressed" sh -c "zstd -dc '$T/root.tar.zst' | cmp -s - '$T/root.tar'"
+expect_fail 1 "not empty" "-o refuses a non-empty directory" mk fixture minbase --offline -o "$T/dir"
+
+for s in a b; do
+    mkdir -p "$T/s-$s"
+    cp -al "$ROOTSTOCK_ROOT/blobs" "$T/s-$s/"
+    SOURCE_DATE_EPOCH=1600000000 mk fixture minbase --root "$T/s-$s" -o "$T/s-$s.tar" >"$T/s-$s.out" 2>&1
+done
+check "SOURCE_DATE_EPOCH: two stores give identical trees" cmp -s "$T/s-a.tar" "$T/s-b.tar"
+check "SOURCE_DATE_EPOCH: mtimes are clamped" sh -c "tar -tvf '$T/s-a.tar' | grep -q ' 2020-09-13 '"
+
+mk fixture minbase --include tool -t withtool >"$T/out" 2>"$T/err"
+read -r -a ls <<<"$(layer_of withtool)"
+check "--include adds one layer on the cached base" [ "${#ls[@]}" -eq 2 ] && [ "${ls[0]}" = "$(layer_of fixture-minbase)" ]
+top=$ROOTSTOCK_ROOT/layers/${ls[1]}/root
+check "the top layer holds only the new packages" [ -f "$top/usr/share/tool/data" ] &&
+    [ -f "$top/usr/share/prov-new/data" ] && [ ! -e "$top/usr/share/libx" ]
+
+done_testing
