@@ -9,7 +9,7 @@ build_pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libarchive-dev
  libssl-dev libjson-c-dev libseccomp-dev libcap-dev ca-certificates gpgv debian-archive-keyring"
 test_pkgs="libcmocka-dev clang-format git gpg dpkg-dev busybox-static python3 xz-utils zstd curl
  debootstrap mmdebstrap skopeo umoci iproute2 procps util-linux"
-bench_pkgs="bubblewrap crun hyperfine"
+bench_pkgs="bubblewrap crun hyperfine bc time"
 
 pkgs=$build_pkgs
 case "${1:-}" in
