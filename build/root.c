@@ -410,6 +410,9 @@ static int run_configure(struct ctx *x, const struct build_pkg_list *l, const ch
     ro.argv = argv;
     ro.env = env;
     ro.hostname = "localhost";
+    /* A reaper as PID 1, so that a forwarded SIGINT/SIGTERM reaches the shell (PID 1 of a
+     * namespace ignores signals it has no handler for) and everything dies with it. */
+    ro.init = true;
     ro.net = RUN_NET_PRIVATE;
     ro.stdio[0] = null_fd;
     ro.stdio[1] = log_fd;
@@ -420,9 +423,12 @@ static int run_configure(struct ctx *x, const struct build_pkg_list *l, const ch
     if (r < 0)
         return rs_err_wrap(err, "cannot configure the new root");
     dump_log(log_fd);
-    if (res.signal == SIGINT || res.signal == SIGTERM || build_interrupted) {
+    /* run_container takes the signal and forwards it: the shell dies of it (or reports
+     * 128+N through the reaper). */
+    int sig = res.signal ? res.signal : res.exit_code > 128 ? res.exit_code - 128 : 0;
+    if (sig == SIGINT || sig == SIGTERM || build_interrupted) {
         if (!build_interrupted)
-            build_interrupted = res.signal;
+            build_interrupted = sig;
         return rs_err_msg(err, -EINTR, "interrupted while configuring packages");
     }
     if (res.exit_code != 0) {

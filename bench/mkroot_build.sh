@@ -1,0 +1,45 @@
+#!/bin/bash
+# mkroot against mmdebstrap and debootstrap, minbase of one suite from the host's mirror, in one
+# run (ratios matter, the mirror's speed varies by the hour):
+#   cold  empty store / no cache
+#   warm  the .debs already cached (mkroot: a store with blobs but no layer; mmdebstrap: its
+#         apt archives synced in, --skip=download/empty)
+#   hot   the layer cached (mkroot only: the same build again)
+# usage (root): bench/mkroot_build.sh [MKROOT] [SUITE]
+set -eu
+MK=${1:-mkroot}
+SUITE=${2:-trixie}
+M=$($MK --print-mirror)
+W=$(mktemp -d /tmp/mkroot-bench.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+now() { date +%s.%N; }
+t() { local s e; s=$(now); "$@" >"$W/log" 2>&1 || { tail -5 "$W/log"; exit 1; }; e=$(now); awk -v a="$s" -v b="$e" 'BEGIN { printf "%.2f", b - a }'; }
+
+mk_cold=$(t "$MK" "$SUITE" minbase --root "$W/s1")
+mkdir -p "$W/s2" && cp -al "$W/s1/blobs" "$W/s1/archive" "$W/s2/"
+mk_warm=$(t "$MK" "$SUITE" minbase --root "$W/s2")
+mk_hot=$(t "$MK" "$SUITE" minbase --root "$W/s2")
+mk_hot_off=$(t "$MK" "$SUITE" minbase --root "$W/s2" --offline)
+rm -rf "$W/s1" "$W/s2"
+
+mkdir -p "$W/debs"
+mm_cold=$(t mmdebstrap --variant=minbase --skip=download/empty \
+    --customize-hook='sync-out /var/cache/apt/archives '"$W/debs" "$SUITE" "$W/mm1" "$M")
+rm -rf "$W/mm1"
+mm_warm=$(t mmdebstrap --variant=minbase --skip=download/empty \
+    --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
+    --setup-hook='sync-in '"$W/debs"' /var/cache/apt/archives/' "$SUITE" "$W/mm2" "$M")
+rm -rf "$W/mm2"
+db_cold=$(t debootstrap --variant=minbase "$SUITE" "$W/db" "$M")
+rm -rf "$W/db"
+
+r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+printf '%-28s %8s %10s\n' what seconds "x mmdebstrap"
+printf '%-28s %8s %10s\n' "mkroot cold" "$mk_cold" "$(r "$mk_cold" "$mm_cold")"
+printf '%-28s %8s %10s\n' "mkroot warm (.debs cached)" "$mk_warm" "$(r "$mk_warm" "$mm_warm")"
+printf '%-28s %8s %10s\n' "mkroot hot (layer cached)" "$mk_hot" "-"
+printf '%-28s %8s %10s\n' "mkroot hot --offline" "$mk_hot_off" "-"
+printf '%-28s %8s %10s\n' "mmdebstrap cold" "$mm_cold" "1.00"
+printf '%-28s %8s %10s\n' "mmdebstrap warm" "$mm_warm" "1.00"
+printf '%-28s %8s %10s\n' "debootstrap cold" "$db_cold" "$(r "$db_cold" "$mm_cold")"
+echo "mkroot cold / debootstrap cold: $(r "$mk_cold" "$db_cold")"
