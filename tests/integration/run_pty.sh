@@ -1,0 +1,67 @@
+#!/bin/bash
+# runroot under a real terminal (tmux): the shell gets a pty of the container's own devpts,
+# job control works (Ctrl-C reaches the foreground job, Ctrl-Z stops it), the window size is
+# the terminal's and follows a resize, and the exit status comes back.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd busybox
+need_cmd tmux
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "needs overlayfs"
+
+R=$T/root
+mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
+cp "$(command -v busybox)" "$R/bin/busybox"
+for a in $(busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
+"$ROOTSTOCK" image import-dir "$R" tiny >/dev/null 2>"$T/import.err" ||
+    skip_all "image import-dir fails: $(head -1 "$T/import.err")"
+
+# A private tmux server on its own socket; killed at exit (it is ours alone).
+TM=(tmux -S "$T/tmux.sock" -f /dev/null)
+finish() { "${TM[@]}" kill-server 2>/dev/null; tap_cleanup; }
+trap finish EXIT
+"${TM[@]}" new-session -d -s rr -x 80 -y 24 \
+    "env ROOTSTOCK_ROOT='$ROOTSTOCK_ROOT' '$RS_BIN_DIR/runroot' tiny sh; echo \"EXIT=\$?\" >'$T/exit'; sleep 600" ||
+    skip_all "tmux cannot start a session"
+
+screen() { "${TM[@]}" capture-pane -p -t rr -S -100; }
+# wait_for REGEX: until the pane shows it (a wait, not a timing assertion: 30 s is only a
+# bound for a hung test).
+wait_for() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        screen | grep -qE "$1" && return 0
+        sleep 0.1
+    done
+    diag "screen did not show '$1':" "$(screen)"
+    return 1
+}
+type_line() { "${TM[@]}" send-keys -t rr -l "$1" && "${TM[@]}" send-keys -t rr Enter; }
+
+plan 8
+# Each command prints a marker computed by the shell, so the typed line never matches it.
+type_line 'echo "PID=$((0+$$))"'
+check "the shell is PID 1 in the container" wait_for '^PID=1$'
+type_line 'echo "TTY=$(tty)"'
+check "its terminal is /dev/pts/0 of the container's devpts" wait_for '^TTY=/dev/pts/0$'
+type_line 'echo "SIZE=$(stty size)"'
+check "stty size is the terminal's" wait_for '^SIZE=24 80$'
+"${TM[@]}" resize-window -t rr -x 100 -y 30
+type_line 'echo "SIZE2=$(stty size)"'
+check "and follows a resize" wait_for '^SIZE2=30 100$'
+type_line 'sleep 600'
+sleep 0.3
+"${TM[@]}" send-keys -t rr C-c
+type_line 'echo "RC=$((0+$?))"'
+check "Ctrl-C interrupts the foreground job" wait_for '^RC=130$'
+type_line 'sleep 600'
+sleep 0.3
+"${TM[@]}" send-keys -t rr C-z
+# (jobs in a $(…) subshell lists nothing in ash: count through a file.)
+type_line 'jobs -l >/tmp/j; echo "JOBS=$(grep -c "Stopped.*sleep 600" /tmp/j)"'
+check "Ctrl-Z stops it and the shell lists it as a stopped job" wait_for '^JOBS=1$'
+type_line 'kill -9 %1; wait; echo "SLEEPS=$(ps -o args | grep -c "^[s]leep 600")"'
+check "the job can be killed by its job number" wait_for '^SLEEPS=0$'
+type_line 'exit 3'
+for ((i = 0; i < 300; i++)); do [ -s "$T/exit" ] && break; sleep 0.1; done
+check "exit status comes back through the terminal session" [ "$(cat "$T/exit" 2>/dev/null)" = EXIT=3 ]
+done_testing
