@@ -510,3 +510,26 @@ bool run_parse_oom_record(const char *record, const char *memcg, char *ret_name,
     *ret_pid = (pid_t)strtol(pid + 5, NULL, 10);
     return true;
 }
+
+pid_t run_parse_nspid(const char *text)
+{
+    const char *line = strstr(text, "\nNSpid:");
+    const char *end, *last = NULL;
+    int n_fields = 0;
+
+    if (!line)
+        return 0;
+    line += strlen("\nNSpid:");
+    end = strchrnul(line, '\n');
+    for (const char *s = line; s < end;) {
+        s += strspn(s, " \t");
+        if (s >= end)
+            break;
+        last = s;
+        n_fields++;
+        s += strcspn(s, " \t\n");
+    }
+    if (n_fields < 2 || !last)
+        return 0;
+    return (pid_t)strtol(last, NULL, 10);
+}

@@ -335,6 +335,9 @@ static int print_result(const struct args *a, const struct run_result *res)
             log_error("out of memory: killed '%s' (pid %d in container), limit %s",
                       res->oom_victim[0] ? res->oom_victim : a->o.argv[0], (int)(a->o.init ? 2 : 1),
                       lim);
+        else if (res->oom_victim[0] && res->oom_victim_ns_pid)
+            log_error("out of memory: killed '%s' (pid %d in container, host pid %d), limit %s",
+                      res->oom_victim, (int)res->oom_victim_ns_pid, (int)res->oom_victim_pid, lim);
         else if (res->oom_victim[0])
             log_error("out of memory: killed '%s' (host pid %d), limit %s", res->oom_victim,
                       (int)res->oom_victim_pid, lim);

@@ -143,6 +143,10 @@ struct cgroup *cg_destroy(struct cgroup *cg);
 bool run_parse_oom_record(const char *record, const char *memcg, char *ret_name, size_t name_size,
                           pid_t *ret_pid);
 
+/* The innermost pid (the last NSpid field) in the text of /proc/PID/status, or 0 if there is
+ * no NSpid line or the process is in the caller's own pid namespace only (one field). */
+pid_t run_parse_nspid(const char *status_text);
+
 /* ---- the child (mount.c, child.c) ---- */
 
 /* Messages from the child to the parent over the sync socket. */

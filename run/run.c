@@ -107,6 +107,11 @@ struct supervisor {
     pid_t pid;
     int sigfd;
     int master; /* -1 without a pty */
+    int kmsg;   /* -1 without a memory cgroup */
+    const char *memcg;
+    /* The last OOM kill seen while the container ran: host pid, and its pid inside. */
+    char oom_name[32];
+    pid_t oom_pid, oom_ns_pid;
     bool raw;
     struct termios saved;
     int status;
@@ -170,6 +175,51 @@ static void handle_signals(struct supervisor *s)
     }
 }
 
+/* The pid inside the container of a process that is being OOM-killed: it is still in /proc
+ * (dying, or a zombie until its parent reaps it) for a short while after the kernel logs the
+ * kill, so this is a race we often win and never fake: the answer is checked to come from our
+ * container's pid namespace, and 0 means unknown. */
+static pid_t container_pid_of(pid_t host_pid, pid_t container_init)
+{
+    char path[64], ns[64], own_ns[64], text[4096];
+    _cleanup_close_ int fd = -1;
+    ssize_t n, m;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)host_pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || (n = read(fd, text, sizeof(text) - 1)) <= 0)
+        return 0;
+    text[n] = '\0';
+    (void)snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)host_pid);
+    n = readlink(path, ns, sizeof(ns) - 1);
+    (void)snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)container_init);
+    m = readlink(path, own_ns, sizeof(own_ns) - 1);
+    if (n <= 0 || n != m || memcmp(ns, own_ns, (size_t)n) != 0)
+        return 0;
+    return run_parse_nspid(text);
+}
+
+static void watch_kmsg(struct supervisor *s)
+{
+    char rec[8192], name[32];
+    pid_t pid = 0;
+    ssize_t n;
+
+    while ((n = read(s->kmsg, rec, sizeof(rec) - 1)) != 0) {
+        if (n < 0) {
+            if (errno == EPIPE || errno == EINTR)
+                continue; /* overwritten records: keep reading */
+            break;
+        }
+        rec[n] = '\0';
+        if (!run_parse_oom_record(rec, s->memcg, name, sizeof(name), &pid))
+            continue;
+        memcpy(s->oom_name, name, sizeof(name));
+        s->oom_pid = pid;
+        s->oom_ns_pid = container_pid_of(pid, s->pid);
+    }
+}
+
 static void supervise(struct supervisor *s)
 {
     bool in_open = s->master >= 0, out_open = s->master >= 0;
@@ -177,13 +227,16 @@ static void supervise(struct supervisor *s)
     if (s->master >= 0)
         (void)fcntl(s->master, F_SETFL, fcntl(s->master, F_GETFL) | O_NONBLOCK);
     while (!s->exited) {
-        struct pollfd pfd[3] = {
+        struct pollfd pfd[4] = {
             { .fd = s->sigfd, .events = POLLIN },
             { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
             { .fd = out_open ? s->master : -1, .events = POLLIN },
+            { .fd = s->kmsg, .events = POLLIN },
         };
-        if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+        if (poll(pfd, 4, -1) < 0 && errno != EINTR)
             break;
+        if (pfd[3].revents & POLLIN)
+            watch_kmsg(s);
         if (pfd[0].revents & POLLIN)
             handle_signals(s);
         if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR) && !pump(STDIN_FILENO, s->master))
@@ -201,15 +254,21 @@ static void supervise(struct supervisor *s)
         s->exited = true;
 }
 
-static void report_oom(struct cgroup *cg, int kmsg, pid_t main_pid, struct run_result *res)
+static void report_oom(struct cgroup *cg, int kmsg, const struct supervisor *s,
+                       struct run_result *res)
 {
     const char *memcg = cg_memory_path(cg);
+    pid_t main_pid = s->pid;
     char rec[8192];
     ssize_t n;
 
     res->n_oom_kills = (unsigned)cg_oom_kills(cg);
     if (res->n_oom_kills == 0)
         return;
+    if (s->oom_pid) {
+        memcpy(res->oom_victim, s->oom_name, sizeof(res->oom_victim));
+        res->oom_victim_pid = s->oom_pid;
+    }
     while (kmsg >= 0 && memcg && (n = read(kmsg, rec, sizeof(rec) - 1)) != 0) {
         if (n < 0) {
             if (errno == EPIPE || errno == EINTR)
@@ -220,6 +279,8 @@ static void report_oom(struct cgroup *cg, int kmsg, pid_t main_pid, struct run_r
         (void)run_parse_oom_record(rec, memcg, res->oom_victim, sizeof(res->oom_victim),
                                    &res->oom_victim_pid);
     }
+    if (s->oom_pid && res->oom_victim_pid == s->oom_pid)
+        res->oom_victim_ns_pid = s->oom_ns_pid;
     if (res->oom_victim_pid == main_pid || (res->oom_victim_pid == 0 && res->signal == SIGKILL)) {
         res->main_oom_killed = res->signal == SIGKILL;
         if (res->main_oom_killed)
@@ -247,7 +308,7 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
     _cleanup_close_ int kmsg = -1;
     int sv[2] = { -1, -1 };
     sigset_t mask, old_mask;
-    struct supervisor s = { .pid = -1, .sigfd = -1, .master = -1 };
+    struct supervisor s = { .pid = -1, .sigfd = -1, .master = -1, .kmsg = -1 };
     struct run_result res = { 0 };
     struct child_msg m = { 0 }, setup = { 0 };
     bool into = false, got_setup = false;
@@ -320,6 +381,8 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
         r = rs_err_set(err, -(setup.err ? setup.err : EIO), "%s", setup.text);
         goto out_wait;
     }
+    s.kmsg = kmsg;
+    s.memcg = cg ? cg_memory_path(cg) : NULL;
     tty_raw(&s);
     supervise(&s);
     tty_restore(&s);
@@ -342,7 +405,7 @@ out_wait:
             (void)snprintf(res.message, sizeof(res.message), "%s", setup.text);
         }
         if (cg)
-            report_oom(cg, kmsg, s.pid, &res);
+            report_oom(cg, kmsg, &s, &res);
         if (o->init && res.exit_code == 128 + SIGKILL && res.n_oom_kills > 0)
             res.main_oom_killed = true;
         *ret = res;

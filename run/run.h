@@ -93,9 +93,11 @@ struct run_result {
     char message[256]; /* the reason when exec_errno is set: "cannot execute 'x'" */
     /* Out-of-memory kills in the container's cgroup, whether or not the command survived. */
     unsigned n_oom_kills;
-    bool main_oom_killed; /* the command itself (container pid 1, or 2 under init) */
-    char oom_victim[32];  /* name of the last killed process, "" if unknown */
-    pid_t oom_victim_pid; /* its pid (host pid unless main_oom_killed), 0 if unknown */
+    bool main_oom_killed;    /* the command itself (container pid 1, or 2 under init) */
+    char oom_victim[32];     /* name of the last killed process, "" if unknown */
+    pid_t oom_victim_pid;    /* its pid (host pid unless main_oom_killed), 0 if unknown */
+    pid_t oom_victim_ns_pid; /* its pid inside the container when it could be read while it
+                              * was dying (best effort: /proc/PID/status NSpid), else 0 */
 };
 
 /* Defaults: stdio inherited, private network, uid/gid 0, no limits, no tty. */

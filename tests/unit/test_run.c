@@ -54,7 +54,8 @@ static void plan__overlay_root_comes_first_then_proc_dev_sys_then_pivot_then_mas
     struct run_options o;
     _cleanup_(run_plan_freep) struct plan *p = NULL;
     struct rs_err err = RS_ERR_INIT;
-    size_t i_proc, i_dev, i_null, i_pts, i_sys, i_pivot, i_mask, i_ro;
+    size_t i_proc = 0, i_dev = 0, i_null = 0, i_pts = 0, i_sys = 0, i_pivot = 0, i_mask = 0,
+           i_ro = 0;
 
     overlay_opts(&o);
     assert_int_equal(run_plan_build(&o, &p, &err), 0);
@@ -103,7 +104,7 @@ static void plan__root_dir_is_bound_and_binds_go_before_pivot(void **state)
     _cleanup_(run_plan_freep) struct plan *p = NULL;
     struct rs_err err = RS_ERR_INIT;
     struct run_bind b = { .source = "/host/data", .dest = "//data/x", .read_only = true };
-    size_t i_bind, i_pivot, i_ro;
+    size_t i_bind = 0, i_pivot = 0, i_ro = 0;
 
     run_options_init(&o);
     o.root_dir = "/tmp/x/root";
@@ -346,6 +347,17 @@ static void oom__kmsg_record_names_the_process_of_our_cgroup_only(void **state)
     assert_false(run_parse_oom_record("6,1,2,-;Out of memory", "/a", name, sizeof(name), &pid));
 }
 
+static void oom__nspid_is_the_innermost_pid_of_a_nested_process_only(void **state)
+{
+    (void)state;
+    assert_int_equal(run_parse_nspid("Name:\tprobe\nPid:\t4321\nNSpid:\t4321\t2\nNgid:\t0\n"), 2);
+    assert_int_equal(run_parse_nspid("Name:\tx\nNSpid:\t9\t7\t1\n"), 1);
+    /* Only the host's pid namespace: no pid inside a container. */
+    assert_int_equal(run_parse_nspid("Name:\tx\nNSpid:\t4321\n"), 0);
+    assert_int_equal(run_parse_nspid("Name:\tx\nPid:\t4321\n"), 0);
+    assert_int_equal(run_parse_nspid(""), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +374,7 @@ int main(void)
         cmocka_unit_test(overlay__options_put_the_top_layer_first_and_strip_a_common_prefix),
         cmocka_unit_test(cgroup__mode_and_own_paths),
         cmocka_unit_test(oom__kmsg_record_names_the_process_of_our_cgroup_only),
+        cmocka_unit_test(oom__nspid_is_the_innermost_pid_of_a_nested_process_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
