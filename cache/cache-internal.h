@@ -37,6 +37,9 @@ int cache_mkdtemp(struct cache *c, const char *prefix, char **ret_rel, struct rs
  * leaves only a tmp/ leftover. */
 int cache_remove_tree(struct cache *c, const char *rel, struct rs_err *err);
 
+/* Add a hint for errors that mean "the store's filesystem is read-only / full / not ours". */
+void cache_err_add_hint(struct rs_err *err);
+
 /* Turn an image name into the file name under images/ and back. */
 char *cache_image_file_name(const char *normalized_name);
 

@@ -332,6 +332,9 @@ int cache_image_import_dir(struct cache *c, const char *dir, const char *name,
         return r;
     r = cache_copy_tree(c, abs, cache_layer_stage_root_fd(stage), &meta.size, err);
     if (r < 0) {
+        /* Permission errors here are about the source tree, not the store. */
+        if (err->code == ENOSPC || err->code == EDQUOT || err->code == EROFS)
+            cache_err_add_hint(err);
         cache_layer_stage_abort(stage);
         return r;
     }

@@ -59,17 +59,24 @@ bool cache_key_valid(const char *s)
     return true;
 }
 
+void cache_err_add_hint(struct rs_err *err)
+{
+    if (!err)
+        return;
+    if (err->code == EROFS)
+        rs_err_hint(err, "the store is on a read-only filesystem; use --root to pick another");
+    else if (err->code == ENOSPC || err->code == EDQUOT)
+        rs_err_hint(err, "the store's filesystem is full; 'rootstock cache gc' frees unused "
+                         "layers, or use --root to pick another");
+    else if (err->code == EACCES || err->code == EPERM)
+        rs_err_hint(err, "the store belongs to another user; run as root or use --root");
+}
+
 int cache_err_write(struct cache *c, int ret, struct rs_err *err, const char *what,
                     const char *path)
 {
     rs_err_set(err, ret, "cannot %s '%s/%s'", what, c->root, path);
-    if (ret == -EROFS)
-        rs_err_hint(err, "the store is on a read-only filesystem; use --root to pick another");
-    else if (ret == -ENOSPC || ret == -EDQUOT)
-        rs_err_hint(err, "the store's filesystem is full; 'rootstock cache gc' frees unused "
-                         "layers, or use --root to pick another");
-    else if (ret == -EACCES || ret == -EPERM)
-        rs_err_hint(err, "the store belongs to another user; run as root or use --root");
+    cache_err_add_hint(err);
     return ret;
 }
 
