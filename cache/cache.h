@@ -162,8 +162,10 @@ struct cache_usage {
     size_t n_blobs, n_layers, n_images, n_containers;
 };
 int cache_usage(struct cache *c, struct cache_usage *ret, struct rs_err *err);
-/* Remove what no image, recipe or live container references (needs CACHE_EXCLUSIVE).
- * Reports each removed item through log_info and the totals in ret_freed/ret_n. */
+/* Remove what no image or live container references (needs CACHE_EXCLUSIVE): unused layers
+ * (a build key pointing at one goes with it, so `image rm` + gc really frees space), leftover
+ * containers, stale key locks. Blobs are kept (see cache_gc_ex). Reports each removed item
+ * through log_info and the totals in ret_freed/ret_n. */
 int cache_gc(struct cache *c, uint64_t *ret_freed, size_t *ret_n, struct rs_err *err);
 enum cache_gc_flags {
     CACHE_GC_BLOBS = 1 << 0, /* also remove blobs that no kept layer or image record names (any
