@@ -69,6 +69,32 @@ static const struct verb *find_verb(const char *name)
     return NULL;
 }
 
+/* The options every verb takes may also come before the verb, as in `rootstock -q image ls`
+ * (git's `git -C DIR verb`). Returns the index of the verb, or -1 after a usage error. */
+static int parse_global_options(int argc, char *argv[])
+{
+    int i = 1;
+    while (i < argc) {
+        const char *a = argv[i];
+        if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+            cli_common_option('q', NULL);
+        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
+            cli_common_option('v', NULL);
+        else if (strncmp(a, "--root=", 7) == 0)
+            cli_common_option(CLI_OPT_ROOT, a + 7);
+        else if (strcmp(a, "--root") == 0) {
+            if (i + 1 >= argc) {
+                cli_usage_error("option '--root' needs a value");
+                return -1;
+            }
+            cli_common_option(CLI_OPT_ROOT, argv[++i]);
+        } else
+            break;
+        i++;
+    }
+    return i;
+}
+
 int main(int argc, char *argv[])
 {
     const char *slash = strrchr(argv[0], '/');
@@ -82,26 +108,28 @@ int main(int argc, char *argv[])
     }
 
     log_init("rootstock");
-    if (argc < 2) {
+    int i = parse_global_options(argc, argv);
+    if (i < 0)
+        return EXIT_USAGE;
+    if (i >= argc) {
         cli_usage_error("no verb given");
         return EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return cmd_help(argc - 1, argv + 1);
-    if (strcmp(argv[1], "--version") == 0)
-        return cmd_version(argc - 1, argv + 1);
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        return cmd_help(argc - i, argv + i);
+    if (strcmp(argv[i], "--version") == 0)
+        return cmd_version(argc - i, argv + i);
 
-    const struct verb *v = find_verb(argv[1]);
+    const struct verb *v = find_verb(argv[i]);
     if (!v) {
-        cli_set_command("rootstock");
-        if (argv[1][0] == '-')
-            cli_usage_error("unknown option '%s'", argv[1]);
+        if (argv[i][0] == '-')
+            cli_usage_error("unknown option '%s'", argv[i]);
         else
-            cli_usage_error("unknown verb '%s'", argv[1]);
+            cli_usage_error("unknown verb '%s'", argv[i]);
         return EXIT_USAGE;
     }
     static char command[64];
     snprintf(command, sizeof(command), "rootstock %s", v->name);
     cli_set_command(command);
-    return v->fn(argc - 1, argv + 1);
+    return v->fn(argc - i, argv + i);
 }

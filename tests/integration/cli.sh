@@ -2,7 +2,7 @@
 # The dispatcher and the shared command-line conventions of every verb.
 . "$(dirname "$0")/lib.sh"
 
-plan 14
+plan 16
 check "rootstock --help lists the verbs" sh -c '"$ROOTSTOCK" --help | grep -q "^  build"'
 check "rootstock version prints the version" sh -c '"$ROOTSTOCK" version | grep -qE "^rootstock [0-9]+\.[0-9]+"'
 check "mkroot --help describes mkroot" sh -c 'mkroot --help | grep -q "usage: mkroot"'
@@ -17,4 +17,6 @@ expect_fail 2 "unknown option '--nope'" "rootstock image: unknown option exits 2
 expect_fail 2 "unknown option '--nope'" "rootstock cache: unknown option exits 2" "$ROOTSTOCK" cache --nope
 expect_fail 2 "^rootstock: error: no verb given$" "rootstock with no verb exits 2" "$ROOTSTOCK"
 check "a usage error is exactly one line plus a hint" sh -c '[ "$(wc -l < "$T/err")" -eq 2 ]'
+check "common options may come before the verb" sh -c '"$ROOTSTOCK" -q --root "$T/s1" cache du >/dev/null'
+expect_fail 2 "option '--root' needs a value" "--root before the verb needs a value" "$ROOTSTOCK" --root
 done_testing
