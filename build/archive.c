@@ -34,6 +34,7 @@ struct build_archive {
     bool no_verify, offline;
     struct release_info ri;
     struct pkg_index idx;
+    bool idx_loaded; /* the indexes are parsed on the first resolution the cache cannot answer */
 };
 
 const struct build_release *build_archive_release(const struct build_archive *a)
@@ -202,9 +203,12 @@ out:
     return r;
 }
 
+/* Read a small blob whole and check it is what its name says: a cached signature verdict is
+ * only as good as the bytes it was given for. */
 static int read_blob(struct build_archive *a, const char *hex, size_t max, char **ret,
                      size_t *ret_len, struct rs_err *err)
 {
+    char got[RS_SHA256_HEX_LEN + 1];
     _cleanup_close_ int fd = -1;
     _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT(max);
     int r = cache_blob_open(a->c, hex, &fd, err);
@@ -223,6 +227,9 @@ static int read_blob(struct build_archive *a, const char *hex, size_t max, char 
             return rs_err_msg(err, -EFBIG, "blob '%s' is larger than %zu bytes", hex, max);
     }
     (void)strbuf_add(&sb, "", 0);
+    rs_sha256_buf(sb.buf, sb.len, got);
+    if (strcmp(got, hex) != 0)
+        return rs_err_msg(err, -EBADMSG, "blob '%s' in the store is corrupt (SHA256 %s)", hex, got);
     *ret = strbuf_detach(&sb, ret_len);
     return 0;
 }
@@ -234,13 +241,26 @@ static int verify(struct build_archive *a, const char *data_hex, const char *sig
 {
     _cleanup_free_ char *data = cache_blob_path(a->c, data_hex);
     _cleanup_free_ char *sig = sig_hex ? cache_blob_path(a->c, sig_hex) : NULL;
-    int r = gpgv_verify(a->keyring, data, sig, ret_fpr, NULL, err);
+    _cleanup_free_ char *key = verify_cache_key(a->keyring, data_hex, sig_hex);
+    struct rs_err e = RS_ERR_INIT;
+    int r;
+
+    /* gpgv costs ~50 ms; the same bytes with the same keyring get the same verdict. */
+    if (key && verify_cache_get(a->c, key, ret_fpr) > 0) {
+        log_debug("'%s' verified before (signed by %s)", what, *ret_fpr);
+        return 0;
+    }
+    r = gpgv_verify(a->keyring, data, sig, ret_fpr, NULL, err);
     if (r < 0) {
         rs_err_wrap(err, "cannot verify '%s'", what);
         if (r == -EBADMSG)
             rs_err_hint(err,
                         "check the keyring (--keyring FILE) or, at your own risk, use --no-verify");
+        return r;
     }
+    if (key && verify_cache_put(a->c, key, *ret_fpr, &e) < 0)
+        log_debug("cannot remember the verdict for '%s': %s", what, e.msg ? e.msg : "?");
+    rs_err_release(&e);
     return r;
 }
 
@@ -471,6 +491,26 @@ static int fetch_index_file(struct build_archive *a, const struct release_file *
     return r;
 }
 
+/* Does the Release file list a Packages index for comp on our architecture? */
+static int check_component(struct build_archive *a, const char *comp, struct rs_err *err)
+{
+    static const char *const suffixes[] = { "", ".xz", ".gz" };
+    int r;
+
+    if (strchr(comp, '.') || !*comp)
+        return rs_err_msg(err, -EINVAL, "invalid component '%s'", comp);
+    for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+        _cleanup_free_ char *path =
+            xasprintf("%s/binary-%s/Packages%s", comp, a->arch, suffixes[i]);
+        if (release_find(&a->ri, path))
+            return 0;
+    }
+    r = rs_err_msg(err, -ENOENT, "'%s' has no Packages index for '%s' on '%s'", a->suite_dir, comp,
+                   a->arch);
+    rs_err_hint(err, "check --components and --arch against the archive's Release file");
+    return r;
+}
+
 static int load_component(struct build_archive *a, const char *comp, struct rs_err *err)
 {
     _cleanup_free_ char *base = xasprintf("%s/binary-%s/Packages", comp, a->arch);
@@ -485,12 +525,8 @@ static int load_component(struct build_archive *a, const char *comp, struct rs_e
 
     if (!comp_rf)
         comp_rf = release_find(&a->ri, gz);
-    if (!plain && !comp_rf) {
-        r = rs_err_msg(err, -ENOENT, "'%s' has no Packages index for '%s' on '%s'", a->suite_dir,
-                       comp, a->arch);
-        rs_err_hint(err, "check --components and --arch against the archive's Release file");
-        return r;
-    }
+    if (!plain && !comp_rf)
+        return check_component(a, comp, err);
     /* The uncompressed index is kept in the store: an unchanged archive then costs no
      * decompression, just an mmap. */
     if (plain && cache_blob_has(a->c, plain->sha256)) {
@@ -563,15 +599,33 @@ int build_archive_open(struct cache *c, const struct build_archive_opts *opts,
     if (r < 0)
         return r;
     STRV_FOREACH(comp, a->components) {
-        if (strchr(*comp, '.') || !**comp)
-            return rs_err_msg(err, -EINVAL, "invalid component '%s'", *comp);
-        r = load_component(a, *comp, err);
+        r = check_component(a, *comp, err);
         if (r < 0)
             return r;
     }
+    *ret = TAKE_PTR(a);
+    return 0;
+}
+
+/* Fetch (when the store lacks them) and parse every component's Packages index, once. */
+static int load_indexes(struct build_archive *a, struct rs_err *err)
+{
+    int r;
+
+    if (a->idx_loaded)
+        return 0;
+    STRV_FOREACH(comp, a->components) {
+        r = load_component(a, *comp, err);
+        if (r < 0) {
+            /* Start over on a later call rather than keep half the components. */
+            pkg_index_release(&a->idx);
+            pkg_index_init(&a->idx);
+            return r;
+        }
+    }
     STRV_FOREACH(w, a->idx.warnings)
         log_warning("%s", *w);
-    *ret = TAKE_PTR(a);
+    a->idx_loaded = true;
     return 0;
 }
 
@@ -580,10 +634,22 @@ int build_resolve(struct build_archive *a, enum build_variant variant, char *con
 {
     _cleanup_strv_free_ char **seeds = NULL, **why = NULL;
     _cleanup_free_ int32_t *picked = NULL;
+    _cleanup_free_ char *key = NULL;
     const char *suite = a->ri.r.codename ? a->ri.r.codename : a->suite_dir;
+    struct rs_err e = RS_ERR_INIT;
     size_t n = 0;
     int r;
 
+    /* The signed Release pins every index by digest, so the same Release with the same
+     * question has the same answer: no index to parse, nothing to resolve. */
+    key = rescache_key(a->ri.r.release_sha256, a->arch, a->components, variant, include, exclude);
+    if (rescache_get(a->c, key, ret) > 0) {
+        log_debug("resolution %.12s from the store", key);
+        return 0;
+    }
+    r = load_indexes(a, err);
+    if (r < 0)
+        return r;
     r = resolve_variant_seeds(&a->idx, variant, &seeds, &why, err);
     if (r < 0)
         return r;
@@ -600,6 +666,9 @@ int build_resolve(struct build_archive *a, enum build_variant variant, char *con
     struct build_pkg_list l = { .pkgs = xcalloc(n ? n : 1, sizeof(struct build_pkg)), .n_pkgs = n };
     for (size_t i = 0; i < n; i++)
         resolve_fill_pkg(&a->idx.pkgs[picked[i]], &l.pkgs[i]);
+    if (rescache_put(a->c, key, &l, &e) < 0)
+        log_debug("cannot keep resolution %.12s: %s", key, e.msg ? e.msg : "?");
+    rs_err_release(&e);
     *ret = l;
     return 0;
 }

@@ -216,6 +216,31 @@ int sources_parse_deb822(const char *text, size_t len, const char *file, char **
 int sources_parse_list(const char *text, size_t len, const char *file, char **ret,
                        struct rs_err *err);
 
+/* ---- resolution and verification caches (rescache.c) ---- */
+
+struct cache;
+
+/* The key of a resolution: everything it depends on (the digest of the signed (In)Release,
+ * which pins every index; arch; components and include in the order given; exclude; variant;
+ * the resolver's format version). Owned hex. */
+char *rescache_key(const char *release_sha256, const char *arch, char *const *components,
+                   enum build_variant variant, char *const *include, char *const *exclude);
+/* 1 and *ret (owned, as build_resolve gives it) for a valid entry; 0 for a missing, corrupt
+ * or foreign one (logged at debug level, never trusted). */
+int rescache_get(struct cache *c, const char *key, struct build_pkg_list *ret);
+/* Keep l under key, atomically. Every package needs its stanza. */
+int rescache_put(struct cache *c, const char *key, const struct build_pkg_list *l,
+                 struct rs_err *err);
+
+/* The key of a signature verdict: the signed blob, the detached signature blob (NULL for
+ * InRelease) and the keyring's content. NULL (owned otherwise) when the keyring is unreadable:
+ * then gpgv runs and says why. */
+char *verify_cache_key(const char *keyring, const char *data_hex, const char *sig_hex);
+/* 1 and the accepted key's fingerprint (owned) for a verdict younger than a day; else 0. */
+int verify_cache_get(struct cache *c, const char *key, char **ret_fpr);
+/* Remember that gpgv accepted key's blob, signed by fpr. */
+int verify_cache_put(struct cache *c, const char *key, const char *fpr, struct rs_err *err);
+
 /* ---- HTTP (http.c) ---- */
 
 struct cache;
