@@ -51,10 +51,12 @@ struct build_archive;
 /* Open the archive: choose the mirror, fetch dists/SUITE/InRelease (conditional GET against
  * what the store remembers; Release + Release.gpg when there is no InRelease), verify it with
  * gpgv unless opts->no_verify, honour Valid-Until, switch to the codename the archive reports
- * (dists/stable may lag behind dists/CODENAME), then fetch each component's Packages index
- * (xz, by-hash when offered), check it against the signed SHA256 list, keep it in the store and
- * parse it. Errors name what failed: the URL and HTTP status, "bad signature", "expired
- * signature", "no public key", "Release expired on DATE", a checksum mismatch. */
+ * (dists/stable may lag behind dists/CODENAME) and check that each component has a Packages
+ * index. A gpgv verdict is kept in the store for the same bytes and keyring (a day at most).
+ * The indexes themselves (xz, by-hash when offered; checked against the signed SHA256 list,
+ * kept in the store) are fetched and parsed by the first build_resolve the store cannot answer.
+ * Errors name what failed: the URL and HTTP status, "bad signature", "expired signature", "no
+ * public key", "Release expired on DATE", a checksum mismatch. */
 int build_archive_open(struct cache *c, const struct build_archive_opts *opts,
                        struct build_archive **ret, struct rs_err *err);
 /* NULL is fine; returns NULL. */
@@ -110,7 +112,9 @@ void build_pkg_list_release(struct build_pkg_list *l);
  * Pre-Depends and Depends with version constraints, alternatives (the first satisfiable one,
  * as debootstrap), Provides (versioned too), architecture qualifiers. include and exclude are
  * NULL-terminated or NULL. *ret is filled only on success. An unknown or unsatisfiable
- * package is -ENOENT naming the chain of dependencies that led to it. */
+ * package is -ENOENT naming the chain of dependencies that led to it. The answer is kept in
+ * the store, keyed by the signed Release's digest and the question: asking again about an
+ * unchanged archive parses no index (a corrupt entry is ignored and rewritten). */
 int build_resolve(struct build_archive *a, enum build_variant variant, char *const *include,
                   char *const *exclude, struct build_pkg_list *ret, struct rs_err *err);
 

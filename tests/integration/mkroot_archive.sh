@@ -13,7 +13,8 @@ need_cmd curl
 FX=$RS_SOURCE_DIR/tests/fixtures
 bash "$FX/make_archive.sh" "$T/repo" >"$T/make.log" 2>&1 || skip_all "cannot build the fixture archive: $(tail -3 "$T/make.log")"
 python3 "$FX/archive_server.py" "$T/repo" "$T/port" &
-remember_pid $!
+SRV=$!
+remember_pid $SRV
 for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || skip_all "fixture server did not start"
 M=http://127.0.0.1:$(cat "$T/port")
@@ -39,7 +40,7 @@ store_clean() {
 }
 count() { curl -fsS "$M/__log" | grep -c -- "$1"; }
 
-plan 34
+plan 48
 
 # ---- resolving ----
 fresh resolve
@@ -115,4 +116,64 @@ expect_fail 1 "expired key" "an expired signing key is named" mk expkey --print-
 expect_fail 1 "expired on .*\(Valid-Until\)" "Valid-Until in the past is an error" mk expired --print-packages
 expect_fail 1 "missing signature" "an unsigned archive is an error" mk unsigned --print-packages
 check "Release + Release.gpg is the fallback" sh -c "mk() { mkroot --mirror '$M' --keyring '$K' --arch amd64 \"\$@\"; }; mk detached --print-packages -q | grep -q '^apt 3.0.3'"
+
+# ---- the resolution cache (archive/resolved) and gpgv verdicts (archive/verified) ----
+IDX=$T/repo/dists/fixture/main/binary-amd64
+drop_indexes() { rm -f "$ROOTSTOCK_ROOT/blobs/sha256/$(sha256sum "$IDX/Packages" | cut -d' ' -f1)" "$ROOTSTOCK_ROOT/blobs/sha256/$(sha256sum "$IDX/Packages.xz" | cut -d' ' -f1)"; }
+entry() { ls "$ROOTSTOCK_ROOT"/archive/resolved/*; }
+fresh rc; ctl reset
+mk fixture --print-packages >"$T/want" 2>/dev/null
+drop_indexes; ctl reset
+mk fixture --print-packages >"$T/out" 2>/dev/null
+check "a second resolution comes from the store: same packages" diff "$T/want" "$T/out"
+check "... with one request (InRelease, 304) and no index fetched or parsed" \
+    sh -c "[ \$(curl -fsS '$M/__log' | grep -c .) -eq 1 ] && curl -fsS '$M/__log' | grep -q '^GET 304 /dists/fixture/InRelease'"
+check "... and no gpgv run (the verdict is kept for the same bytes and keyring)" \
+    sh -c "mkroot --mirror '$M' --keyring '$K' --arch amd64 fixture --print-packages -vv 2>&1 >/dev/null | grep -q 'verified before'"
+sed -i 's/^Version: 1.2-1$/Version: 9.9-9/' "$(entry)"
+mk fixture --print-packages >"$T/out" 2>/dev/null
+check "a corrupt entry is ignored, not trusted" diff "$T/want" "$T/out"
+check "... and written again" sh -c "grep -q '^Version: 1.2-1\$' '$(entry)' && ! grep -q '9.9-9' '$(entry)'"
+truncate -s 100 "$(entry)"
+mk fixture --print-packages >"$T/out" 2>/dev/null
+check "a truncated entry is ignored too" diff "$T/want" "$T/out"
+GNUPGHOME=$T/repo/gnupg gpg --batch --quiet --export expiredkey@invalid >"$T/other.gpg"
+expect_fail 1 "cannot verify .*(no public key|expired key)" "a kept verdict does not outlive a keyring change" \
+    mkroot --mirror "$M" --keyring "$T/other.gpg" --arch amd64 fixture --print-packages
+
+# A changed archive: the same suite, re-signed with another Packages.
+CT=$T/repo/dists/cachet
+cp -r "$T/repo/dists/fixture" "$CT"
+sed -i 's/^Suite: .*/Suite: cachet/; s/^Codename: .*/Codename: cachet/' "$CT/Release"
+resign() { # the SHA256 list and InRelease from $CT's Packages, dated a minute apart
+    local f bh=$CT/main/binary-amd64
+    xz -k -c "$bh/Packages" >"$bh/Packages.xz"
+    for f in Packages Packages.xz; do cp "$bh/$f" "$bh/by-hash/SHA256/$(sha256sum "$bh/$f" | cut -d' ' -f1)"; done
+    sed -i '/^SHA256:/,$d' "$CT/Release"
+    { echo "SHA256:"; for f in Packages Packages.xz; do printf ' %s %8d main/binary-amd64/%s\n' "$(sha256sum "$bh/$f" | cut -d' ' -f1)" "$(stat -c %s "$bh/$f")" "$f"; done; } >>"$CT/Release"
+    GNUPGHOME=$T/repo/gnupg gpg --batch --quiet --no-tty --yes --local-user fixture@invalid --clearsign -o "$CT/InRelease" "$CT/Release" 2>/dev/null
+    touch -d "@$(( $(date +%s) + ${1:-0} ))" "$CT/InRelease"
+}
+resign
+mk cachet --print-packages >"$T/out" 2>/dev/null
+check "a new suite resolves" grep -q '^libx 1.2-1 ' "$T/out"
+sed -n '/^Package: libx$/,/^$/p' "$CT/main/binary-amd64/Packages" | sed 's/^Version: .*/Version: 1.3-1/' >>"$CT/main/binary-amd64/Packages"
+resign 60
+ctl reset
+mk cachet --print-packages >"$T/out" 2>/dev/null
+check "a changed archive (new InRelease) is resolved again" grep -q '^libx 1.3-1 ' "$T/out"
+check "... from its new index" sh -c "curl -fsS '$M/__log' | grep -q '^GET 200 /dists/cachet/InRelease' && curl -fsS '$M/__log' | grep -q 'GET 200 /dists/cachet/main/binary-amd64/.*SHA256'"
+
+# --offline: no network at all, the server is gone.
+fresh offhit
+mk fixture --download-only >/dev/null 2>&1
+drop_indexes
+kill "$SRV"; wait "$SRV" 2>/dev/null
+mk fixture --print-packages --offline >"$T/out" 2>/dev/null
+check "--offline resolves from the store with the server stopped" diff "$T/want" "$T/out"
+check "... and --download-only --offline finds every package" mk fixture --download-only --offline -q
+RS_BLOB=$ROOTSTOCK_ROOT/blobs/sha256/$(sha256sum "$T/repo/dists/fixture/InRelease" | cut -d' ' -f1)
+chmod u+w "$RS_BLOB" 2>/dev/null; printf 'X' | dd of="$RS_BLOB" bs=1 seek=200 conv=notrunc 2>/dev/null
+expect_fail 1 "corrupt" "a damaged InRelease blob is not trusted on a kept verdict" mk fixture --print-packages --offline
+check "... nor is a resolution of it used" sh -c "! [ -s '$T/out' ]"
 done_testing
