@@ -289,13 +289,10 @@ __attribute__((noreturn)) static void run_init(pid_t child)
     (void)sigprocmask(SIG_BLOCK, &set, NULL);
     for (;;) {
         siginfo_t si;
-        int sig = sigwaitinfo(&set, &si);
-        if (sig < 0)
-            continue;
-        if (sig != SIGCHLD) {
-            (void)kill(child, sig);
-            continue;
-        }
+        int sig;
+        /* Reap first: the command may have exited before SIGCHLD was blocked above, and an
+         * unblocked SIGCHLD with the default action is discarded, so waiting for it first
+         * could wait forever (seen under ASan: run_escape's try-ptrace hung). */
         for (;;) {
             int status;
             pid_t w = waitpid(-1, &status, WNOHANG);
@@ -304,6 +301,9 @@ __attribute__((noreturn)) static void run_init(pid_t child)
             if (w == child)
                 _exit(run_exit_code(status));
         }
+        sig = sigwaitinfo(&set, &si);
+        if (sig > 0 && sig != SIGCHLD)
+            (void)kill(child, sig);
     }
 }
 

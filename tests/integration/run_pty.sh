@@ -16,12 +16,20 @@ for a in $(busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; 
     skip_all "image import-dir fails: $(head -1 "$T/import.err")"
 
 # A private tmux server on its own socket; killed at exit (it is ours alone).
+# If a check fails before 'exit', runroot outlives the server: a shell that is PID 1 ignores
+# the SIGHUP runroot forwards. So kill runroot (the pane process's child) by its parent's pid.
 TM=(tmux -S "$T/tmux.sock" -f /dev/null)
-finish() { "${TM[@]}" kill-server 2>/dev/null; tap_cleanup; }
+pane_pid=""
+finish() {
+    [ -n "$pane_pid" ] && pkill -KILL -P "$pane_pid" 2>/dev/null
+    "${TM[@]}" kill-server 2>/dev/null
+    tap_cleanup
+}
 trap finish EXIT
 "${TM[@]}" new-session -d -s rr -x 80 -y 24 \
     "env ROOTSTOCK_ROOT='$ROOTSTOCK_ROOT' '$RS_BIN_DIR/runroot' tiny sh; echo \"EXIT=\$?\" >'$T/exit'; sleep 600" ||
     skip_all "tmux cannot start a session"
+pane_pid=$("${TM[@]}" display-message -p -t rr '#{pane_pid}')
 
 screen() { "${TM[@]}" capture-pane -p -t rr -S -100; }
 # wait_for REGEX: until the pane shows it (a wait, not a timing assertion: 30 s is only a
@@ -37,7 +45,7 @@ wait_for() {
 }
 type_line() { "${TM[@]}" send-keys -t rr -l "$1" && "${TM[@]}" send-keys -t rr Enter; }
 
-plan 8
+plan 9
 # Each command prints a marker computed by the shell, so the typed line never matches it.
 type_line 'echo "PID=$((0+$$))"'
 check "the shell is PID 1 in the container" wait_for '^PID=1$'
@@ -59,8 +67,11 @@ sleep 0.3
 # (jobs in a $(…) subshell lists nothing in ash: count through a file.)
 type_line 'jobs -l >/tmp/j; echo "JOBS=$(grep -c "Stopped.*sleep 600" /tmp/j)"'
 check "Ctrl-Z stops it and the shell lists it as a stopped job" wait_for '^JOBS=1$'
-type_line 'kill -9 %1; wait; echo "SLEEPS=$(ps -o args | grep -c "^[s]leep 600")"'
-check "the job can be killed by its job number" wait_for '^SLEEPS=0$'
+type_line 'kill -9 %1; wait'
+type_line ':'
+check "the job can be killed by its job number" wait_for 'Killed +sleep 600'
+type_line 'echo "SLEEPS=$(ps -o args | grep -c "^[s]leep 600")"'
+check "and it is gone" wait_for '^SLEEPS=0$'
 type_line 'exit 3'
 for ((i = 0; i < 300; i++)); do [ -s "$T/exit" ] && break; sleep 0.1; done
 check "exit status comes back through the terminal session" [ "$(cat "$T/exit" 2>/dev/null)" = EXIT=3 ]
