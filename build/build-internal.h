@@ -115,11 +115,15 @@ struct pkg_index {
     size_t n_pkgs, alloc_pkgs;
     int32_t *table; /* open addressing: name -> first pkg index, -1 empty */
     size_t table_size;
-    /* Provides, built on first use. */
+    /* Provides, found per name on first lookup: most of an index's ~65k packages are never
+     * asked about, so no table of all provided names is built. */
     struct prov *provs;
-    size_t n_provs;
-    int32_t *prov_table;
-    size_t prov_table_size;
+    size_t n_provs, alloc_provs;
+    int32_t *prov_pkgs; /* the packages that have a Provides field, in index order */
+    size_t n_prov_pkgs;
+    bool prov_pkgs_known;
+    struct prov_name *prov_names; /* open addressing: looked-up name -> first prov, or -1 */
+    size_t prov_names_size, n_prov_names;
     char **warnings; /* owned strv of parser warnings */
     char **buffers;  /* owned buffers the spans point into (unmapped/freed at release) */
     size_t *buffer_sizes;
@@ -129,6 +133,11 @@ struct pkg_index {
 struct prov {
     struct span name, version;
     int32_t pkg, next;
+};
+struct prov_name {
+    char *name; /* owned; NULL: empty slot */
+    size_t len;
+    int32_t first; /* first prov of that name, or -1 when nothing provides it */
 };
 
 void pkg_index_init(struct pkg_index *idx);

@@ -16,6 +16,22 @@ void pkg_index_init(struct pkg_index *idx)
     *idx = (struct pkg_index){ 0 };
 }
 
+static void provides_reset(struct pkg_index *idx)
+{
+    for (size_t i = 0; i < idx->prov_names_size; i++)
+        free(idx->prov_names[i].name);
+    free(idx->prov_names);
+    free(idx->provs);
+    free(idx->prov_pkgs);
+    idx->prov_names = NULL;
+    idx->prov_names_size = idx->n_prov_names = 0;
+    idx->provs = NULL;
+    idx->n_provs = idx->alloc_provs = 0;
+    idx->prov_pkgs = NULL;
+    idx->n_prov_pkgs = 0;
+    idx->prov_pkgs_known = false;
+}
+
 void pkg_index_release(struct pkg_index *idx)
 {
     for (size_t i = 0; i < idx->n_buffers; i++) {
@@ -29,8 +45,7 @@ void pkg_index_release(struct pkg_index *idx)
     free(idx->buffer_mapped);
     free(idx->pkgs);
     free(idx->table);
-    free(idx->provs);
-    free(idx->prov_table);
+    provides_reset(idx);
     strv_free(idx->warnings);
     *idx = (struct pkg_index){ 0 };
 }
@@ -90,12 +105,8 @@ static void rebuild_table(struct pkg_index *idx)
     idx->table_size = size;
     for (size_t i = 0; i < idx->n_pkgs; i++)
         table_insert(idx, (int32_t)i);
-    /* Provides are rebuilt on next use. */
-    free(idx->provs);
-    idx->provs = NULL;
-    idx->n_provs = 0;
-    free(idx->prov_table);
-    idx->prov_table = NULL;
+    /* Provides are looked up again on next use. */
+    provides_reset(idx);
 }
 
 #define FIELD_IS(f, lit) \
@@ -237,70 +248,101 @@ int32_t pkg_index_find(const struct pkg_index *idx, const char *name, size_t len
     }
 }
 
-static void build_provides(struct pkg_index *idx)
+static void list_prov_pkgs(struct pkg_index *idx)
 {
-    size_t alloc = 0, size = 1024;
+    idx->prov_pkgs = xmalloc((idx->n_pkgs + 1) * sizeof(*idx->prov_pkgs));
+    for (size_t i = 0; i < idx->n_pkgs; i++)
+        if (idx->pkgs[i].provides.p && idx->pkgs[i].provides.len > 0)
+            idx->prov_pkgs[idx->n_prov_pkgs++] = (int32_t)i;
+    idx->prov_pkgs_known = true;
+}
 
-    for (size_t i = 0; i < idx->n_pkgs; i++) {
-        struct pkg *p = &idx->pkgs[i];
+static void add_prov(struct pkg_index *idx, const struct dep_alt *a, int32_t pkg, int32_t *first,
+                     int32_t *last)
+{
+    if (idx->n_provs == idx->alloc_provs) {
+        idx->alloc_provs = idx->alloc_provs ? idx->alloc_provs * 2 : 64;
+        idx->provs = xreallocarray(idx->provs, idx->alloc_provs, sizeof(*idx->provs));
+    }
+    int32_t i = (int32_t)idx->n_provs++;
+    idx->provs[i] = (struct prov){
+        .name = { a->name, a->name_len },
+        .version = { a->op == DEP_EQ ? a->version : NULL, a->op == DEP_EQ ? a->version_len : 0 },
+        .pkg = pkg,
+        .next = -1,
+    };
+    if (*last >= 0)
+        idx->provs[*last].next = i;
+    else
+        *first = i;
+    *last = i;
+}
+
+/* Every provider of name, in index order (and field order within a package): the packages
+ * whose Provides text contains the name are parsed, the rest only searched. A Provides field
+ * that does not parse provides nothing. Returns the first prov, or -1. */
+static int32_t find_providers(struct pkg_index *idx, const char *name, size_t len)
+{
+    int32_t first = -1, last = -1;
+
+    if (!idx->prov_pkgs_known)
+        list_prov_pkgs(idx);
+    for (size_t k = 0; k < idx->n_prov_pkgs; k++) {
+        int32_t i = idx->prov_pkgs[k];
+        const struct pkg *p = &idx->pkgs[i];
         struct dep_list l;
-        if (!p->provides.p || dep_parse(p->provides.p, p->provides.len, &l, NULL) < 0)
+        if (!memmem(p->provides.p, p->provides.len, name, len) ||
+            dep_parse(p->provides.p, p->provides.len, &l, NULL) < 0)
             continue;
-        for (size_t k = 0; k < l.n_alts; k++) {
-            if (idx->n_provs == alloc) {
-                alloc = alloc ? alloc * 2 : 1024;
-                idx->provs = xreallocarray(idx->provs, alloc, sizeof(*idx->provs));
-            }
-            idx->provs[idx->n_provs++] = (struct prov){
-                .name = { l.alts[k].name, l.alts[k].name_len },
-                .version = { l.alts[k].op == DEP_EQ ? l.alts[k].version : NULL,
-                             l.alts[k].op == DEP_EQ ? l.alts[k].version_len : 0 },
-                .pkg = (int32_t)i,
-                .next = -1,
-            };
-        }
+        for (size_t a = 0; a < l.n_alts; a++)
+            if (l.alts[a].name_len == len && memcmp(l.alts[a].name, name, len) == 0)
+                add_prov(idx, &l.alts[a], i, &first, &last);
         dep_list_release(&l);
     }
-    while (size < idx->n_provs * 2)
-        size *= 2;
-    idx->prov_table = xmalloc(size * sizeof(int32_t));
-    memset(idx->prov_table, 0xff, size * sizeof(int32_t));
-    /* Chain entries of the same name; walk in reverse so chains keep index order. */
-    for (size_t i = idx->n_provs; i-- > 0;) {
-        struct prov *pv = &idx->provs[i];
-        size_t mask = size - 1;
-        for (size_t h = hash_name(pv->name.p, pv->name.len) & mask;; h = (h + 1) & mask) {
-            int32_t cur = idx->prov_table[h];
-            if (cur < 0) {
-                idx->prov_table[h] = (int32_t)i;
-                break;
-            }
-            if (span_eq(idx->provs[cur].name, pv->name.p, pv->name.len)) {
-                pv->next = cur;
-                idx->prov_table[h] = (int32_t)i;
-                break;
-            }
-        }
+    return first;
+}
+
+static struct prov_name *prov_name_slot(struct prov_name *t, size_t size, const char *name,
+                                        size_t len)
+{
+    size_t mask = size - 1;
+    for (size_t h = hash_name(name, len) & mask;; h = (h + 1) & mask)
+        if (!t[h].name || (t[h].len == len && memcmp(t[h].name, name, len) == 0))
+            return &t[h];
+}
+
+static int32_t providers_of(struct pkg_index *idx, const char *name, size_t len)
+{
+    struct prov_name *slot;
+
+    if (idx->n_prov_names * 2 >= idx->prov_names_size) {
+        size_t size = idx->prov_names_size ? idx->prov_names_size * 2 : 64;
+        struct prov_name *t = xcalloc(size, sizeof(*t));
+        for (size_t i = 0; i < idx->prov_names_size; i++)
+            if (idx->prov_names[i].name)
+                *prov_name_slot(t, size, idx->prov_names[i].name, idx->prov_names[i].len) =
+                    idx->prov_names[i];
+        free(idx->prov_names);
+        idx->prov_names = t;
+        idx->prov_names_size = size;
     }
-    idx->prov_table_size = size;
+    slot = prov_name_slot(idx->prov_names, idx->prov_names_size, name, len);
+    if (!slot->name) {
+        /* The name may live in the caller's memory only: the table keeps a copy. */
+        int32_t first = find_providers(idx, name, len);
+        slot = prov_name_slot(idx->prov_names, idx->prov_names_size, name, len);
+        *slot = (struct prov_name){ .name = xstrndup(name, len), .len = len, .first = first };
+        idx->n_prov_names++;
+    }
+    return slot->first;
 }
 
 int32_t pkg_index_next_provider(struct pkg_index *idx, const char *name, size_t len,
                                 int32_t *cursor)
 {
-    if (!idx->prov_table)
-        build_provides(idx);
-    if (*cursor == -2) {
-        size_t mask = idx->prov_table_size - 1;
-        for (size_t h = hash_name(name, len) & mask;; h = (h + 1) & mask) {
-            int32_t cur = idx->prov_table[h];
-            if (cur < 0 || span_eq(idx->provs[cur].name, name, len)) {
-                *cursor = cur;
-                break;
-            }
-        }
-    } else if (*cursor >= 0) {
+    if (*cursor == -2)
+        *cursor = providers_of(idx, name, len);
+    else if (*cursor >= 0)
         *cursor = idx->provs[*cursor].next;
-    }
     return *cursor;
 }

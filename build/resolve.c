@@ -311,13 +311,12 @@ int resolve_variant_seeds(struct pkg_index *idx, enum build_variant v, char ***r
     for (size_t i = 0; i < idx->n_pkgs; i++) {
         const struct pkg *p = &idx->pkgs[i];
         bool want;
-        if (!is_head(idx, i))
-            continue;
         if (v == BUILD_VARIANT_ESSENTIAL)
             want = p->essential;
         else
             want = p->priority.len == 8 && memcmp(p->priority.p, "required", 8) == 0;
-        if (!want)
+        /* Only the few wanted ones pay for the hash lookup. */
+        if (!want || !is_head(idx, i))
             continue;
         strv_consume(&seeds, xstrndup(p->name.p, p->name.len));
         strv_push(&why, v == BUILD_VARIANT_ESSENTIAL ? "Essential: yes" : "Priority: required");

@@ -341,6 +341,39 @@ static void index__highest_version_first_and_bad_paragraphs_warned(void **state)
 
 /* ---- Release ---- */
 
+static void index__providers_in_index_order_exact_names_only(void **state)
+{
+    (void)state;
+    static const char text[] = "Package: a\nVersion: 1\nProvides: awk-doc, awk (= 2)\n\n"
+                               "Package: b\nVersion: 1\nProvides: gawk\n\n"
+                               "Package: c\nVersion: 1\nProvides: awk\n\n"
+                               "Package: d\nVersion: 1\nProvides: awk (\n\n";
+    struct pkg_index idx;
+    int32_t cur = -2, pv;
+
+    pkg_index_init(&idx);
+    assert_int_equal(pkg_index_add(&idx, xstrdup(text), strlen(text), false, "P", NULL), 0);
+    for (int round = 0; round < 2; round++) { /* the second time from the memo */
+        cur = -2;
+        pv = pkg_index_next_provider(&idx, "awk", 3, &cur);
+        assert_true(pv >= 0);
+        assert_int_equal(idx.provs[pv].pkg, 0);
+        assert_int_equal(idx.provs[pv].version.len, 1);
+        assert_memory_equal(idx.provs[pv].version.p, "2", 1);
+        pv = pkg_index_next_provider(&idx, "awk", 3, &cur);
+        assert_true(pv >= 0);
+        assert_int_equal(idx.provs[pv].pkg, 2);
+        assert_null(idx.provs[pv].version.p);
+        assert_int_equal(pkg_index_next_provider(&idx, "awk", 3, &cur), -1);
+    }
+    cur = -2;
+    assert_int_equal(pkg_index_next_provider(&idx, "aw", 2, &cur), -1);
+    cur = -2;
+    pv = pkg_index_next_provider(&idx, "gawk", 4, &cur);
+    assert_int_equal(idx.provs[pv].pkg, 1);
+    pkg_index_release(&idx);
+}
+
 static void inrelease__dash_escaping_undone_and_outside_data_refused(void **state)
 {
     (void)state;
@@ -429,6 +462,7 @@ int main(void)
                                         idx_teardown),
         cmocka_unit_test_setup_teardown(resolve__variant_seeds, idx_setup, idx_teardown),
         cmocka_unit_test(index__highest_version_first_and_bad_paragraphs_warned),
+        cmocka_unit_test(index__providers_in_index_order_exact_names_only),
         cmocka_unit_test(inrelease__dash_escaping_undone_and_outside_data_refused),
         cmocka_unit_test(release__fields_dates_and_sha256),
         cmocka_unit_test(sources__first_debian_archive_uri),
