@@ -44,6 +44,17 @@ wait_for() {
     return 1
 }
 type_line() { "${TM[@]}" send-keys -t rr -l "$1" && "${TM[@]}" send-keys -t rr Enter; }
+# wait_sleeping: until the container's 'sleep 613' runs (seen from the host), so that a key
+# sent next reaches it and not the shell that is still starting it. A bound, not a timing test.
+wait_sleeping() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        pgrep -f '^sleep 613$' >/dev/null && return 0
+        sleep 0.1
+    done
+    diag "sleep 613 never started"
+    return 1
+}
 
 plan 9
 # Each command prints a marker computed by the shell, so the typed line never matches it.
@@ -56,21 +67,21 @@ check "stty size is the terminal's" wait_for '^SIZE=24 80$'
 "${TM[@]}" resize-window -t rr -x 100 -y 30
 type_line 'echo "SIZE2=$(stty size)"'
 check "and follows a resize" wait_for '^SIZE2=30 100$'
-type_line 'sleep 600'
-sleep 0.3
+type_line 'sleep 613'
+wait_sleeping
 "${TM[@]}" send-keys -t rr C-c
 type_line 'echo "RC=$((0+$?))"'
 check "Ctrl-C interrupts the foreground job" wait_for '^RC=130$'
-type_line 'sleep 600'
-sleep 0.3
+type_line 'sleep 613'
+wait_sleeping
 "${TM[@]}" send-keys -t rr C-z
 # (jobs in a $(…) subshell lists nothing in ash: count through a file.)
-type_line 'jobs -l >/tmp/j; echo "JOBS=$(grep -c "Stopped.*sleep 600" /tmp/j)"'
+type_line 'jobs -l >/tmp/j; echo "JOBS=$(grep -c "Stopped.*sleep 613" /tmp/j)"'
 check "Ctrl-Z stops it and the shell lists it as a stopped job" wait_for '^JOBS=1$'
 type_line 'kill -9 %1; wait'
 type_line ':'
-check "the job can be killed by its job number" wait_for 'Killed +sleep 600'
-type_line 'echo "SLEEPS=$(ps -o args | grep -c "^[s]leep 600")"'
+check "the job can be killed by its job number" wait_for 'Killed +sleep 613'
+type_line 'echo "SLEEPS=$(ps -o args | grep -c "^[s]leep 613")"'
 check "and it is gone" wait_for '^SLEEPS=0$'
 type_line 'exit 3'
 for ((i = 0; i < 300; i++)); do [ -s "$T/exit" ] && break; sleep 0.1; done
