@@ -283,7 +283,8 @@ static int list_children(int dfd, const char *rel, struct child **ret, size_t *r
         children_free(list, n);
         return r;
     }
-    qsort(list, n, sizeof(*list), child_cmp);
+    if (n > 1) /* an empty directory has no list: qsort(NULL, 0) is undefined */
+        qsort(list, n, sizeof(*list), child_cmp);
     *ret = list;
     *ret_n = n;
     return 0;

@@ -13,7 +13,7 @@ mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
 cp "$(command -v busybox)" "$R/bin/busybox"
 for a in $(busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
 "$ROOTSTOCK" image import-dir "$R" tiny >/dev/null 2>"$T/import.err" ||
-    skip_all "image import-dir fails: $(head -1 "$T/import.err")"
+    { echo "Bail out! image import-dir fails: $(head -1 "$T/import.err")"; exit 1; }
 
 # A private tmux server on its own socket; killed at exit (it is ours alone).
 # If a check fails before 'exit', runroot outlives the server: a shell that is PID 1 ignores
