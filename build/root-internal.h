@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "build/build.h"
 #include "common/err.h"
@@ -19,25 +20,75 @@ extern volatile sig_atomic_t build_interrupted;
 
 /* ---- unpack.c ---- */
 
+/* One regular file of a .deb's control.tar (name without "./"). */
+struct build_deb_member {
+    char *name; /* owned */
+    mode_t mode;
+    char *data; /* owned, NUL-terminated */
+    size_t size;
+};
+
+/* What `dpkg --unpack` would take from a .deb besides its files: the control area and the
+ * data.tar's entries in archive order, as dpkg's <pkg>.list spells them ("/.", "/usr", …). */
+struct build_deb_meta {
+    struct build_deb_member *members; /* owned */
+    size_t n_members;
+    char *list; /* owned, one path a line */
+    size_t list_len;
+};
+void build_deb_meta_release(struct build_deb_meta *m);
+
+/* The control member called name ("control", "conffiles", …) or NULL. */
+const struct build_deb_member *build_deb_meta_member(const struct build_deb_meta *m,
+                                                     const char *name);
+
 /* Extract the data.tar member of the .deb at fd (an ar archive: data.tar, .gz, .xz, .zst)
  * into root_fd, keeping directory symlinks (/bin -> usr/bin) and following symlinks in parent
- * paths inside the root; whiteout names are ordinary files. name is for messages. */
-int build_deb_extract_data(int deb_fd, int root_fd, const char *name, struct rs_err *err);
+ * paths inside the root; whiteout names are ordinary files. name is for messages. With
+ * ret_meta (may be NULL), also read the control area and the entry list into it (filled only
+ * on success; release it with build_deb_meta_release()). */
+int build_deb_extract_data(int deb_fd, int root_fd, const char *name,
+                           struct build_deb_meta *ret_meta, struct rs_err *err);
 
 /* Extract every package of l (blobs in the store) into root_fd with n_threads workers
  * (0: one per CPU). Packages named in `first` (NULL-terminated, may be NULL) are extracted
  * one after another before the others, in that order (base-files brings the merged-/usr
- * links). Stops at the first error, or when build_interrupted is set (-EINTR). */
+ * links). Stops at the first error, or when build_interrupted is set (-EINTR). With metas
+ * (an array of l->n_pkgs, may be NULL), metas[i] receives package i's control area and
+ * entry list; on failure some may be filled and the caller releases them all. */
 int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *const *first,
-                     int root_fd, unsigned n_threads, struct rs_err *err);
+                     int root_fd, unsigned n_threads, struct build_deb_meta *metas,
+                     struct rs_err *err);
+
+/* ---- dpkgdb.c ---- */
+
+/* Stage, for the configure script, what `dpkg --unpack` would record for every package of l
+ * whose files are already in root_fd: under work_fd (WORK_DIR inside the root)
+ * "pkgs/<name>/info/" holds dpkg's info files (<pkg>[:<arch>].list, .md5sums, scripts, …),
+ * "pkgs/<name>/ci/" the control area when the package has a preinst (dpkg runs it from
+ * tmp.ci), "pkgs/<name>/stanza" its status entry ("install ok unpacked", Conffiles
+ * "newconffile"). Every conffile is copied next to itself as "<path>.dpkg-new", where dpkg's
+ * unpack leaves it for --configure. metas[i] belongs to l->pkgs[i]. */
+int build_dpkg_stage(int root_fd, int work_fd, const struct build_pkg_list *l,
+                     const struct build_deb_meta *metas, struct rs_err *err);
+
+/* The name dpkg gives package p's info files: "name", or "name:arch" for Multi-Arch: same.
+ * Owned string. */
+char *build_dpkg_info_name(const struct build_pkg *p, const struct build_deb_meta *m);
 
 /* ---- dpkg.c ---- */
 
 /* The shell script run inside the new root to configure it the way debootstrap does (§6 step
- * 7 of the notes). debs_dir is the directory (inside the root) where package i is
- * "<debs_dir>/<sha256>". Owned string. base_pkgs are the packages already installed in lower
- * layers (NULL for a base layer): then only l's packages are unpacked and configured. */
-char *build_configure_script(const struct build_pkg_list *l, const char *debs_dir, bool layered);
+ * 7 of the notes). Owned string.
+ * layered (on top of configured lower layers): `dpkg --install` of l's packages, package i
+ * being "<debs_dir>/<sha256>".
+ * Otherwise every file is in place and build_dpkg_stage() staged dpkg's records under
+ * stage_dir (inside the root): the script replays debootstrap's second stage (core packages
+ * installed one by one, then every package unpacked in name order, then configured) running
+ * the maintainer scripts and dpkg --configure, but moving the staged records into dpkg's
+ * database where debootstrap runs `dpkg --unpack`. metas[i] belongs to l->pkgs[i]. */
+char *build_configure_script(const struct build_pkg_list *l, const struct build_deb_meta *metas,
+                             const char *debs_dir, const char *stage_dir, bool layered);
 
 /* ---- root.c ---- */
 

@@ -362,11 +362,13 @@ static int write_work_files(int work_fd, const struct build_pkg_list *l, struct 
 }
 
 /* Run the configure script in the root (root_dir, or the overlay lower/upper/work/merged). */
-static int run_configure(struct ctx *x, const struct build_pkg_list *l, const char *root_dir,
+static int run_configure(struct ctx *x, const struct build_pkg_list *l,
+                         const struct build_deb_meta *metas, const char *root_dir,
                          char *const *lower, const char *upper, const char *work,
                          const char *merged, struct rs_err *err)
 {
-    _cleanup_free_ char *script = build_configure_script(l, "/" WORK_DIR "/debs", lower != NULL);
+    _cleanup_free_ char *script =
+        build_configure_script(l, metas, "/" WORK_DIR "/debs", "/" WORK_DIR "/pkgs", lower != NULL);
     _cleanup_free_ char *blobs =
         cache_blob_path(x->c, "0000000000000000000000000000000000000000000000000000000000000000");
     _cleanup_free_ char *sde = NULL;
@@ -505,6 +507,7 @@ static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const
     struct cache_layer_stage *s = NULL;
     char *first[] = { (char *)"base-files", NULL };
     _cleanup_free_ char *created_by = NULL;
+    _cleanup_free_ struct build_deb_meta *metas = NULL;
     double t0 = now_ms(), t1, t2;
     int r, root_fd;
 
@@ -512,7 +515,8 @@ static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const
     if (r < 0)
         return r;
     root_fd = cache_layer_stage_root_fd(s);
-    r = build_unpack_all(x->c, l, first, root_fd, 0, err);
+    metas = xcalloc(l->n_pkgs + 1, sizeof(*metas));
+    r = build_unpack_all(x->c, l, first, root_fd, 0, x->o->no_configure ? NULL : metas, err);
     if (r >= 0)
         r = merge_usr(root_fd, err);
     if (r >= 0)
@@ -524,9 +528,16 @@ static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const
         r = work_fd < 0 ? rs_err_set(err, work_fd, "cannot create '/%s'", WORK_DIR)
                         : write_work_files(work_fd, l, err);
         if (r >= 0)
-            r = run_configure(x, l, cache_layer_stage_root_path(s), NULL, NULL, NULL, NULL, err);
+            r = build_dpkg_stage(root_fd, work_fd, l, metas, err);
+        if (r >= 0)
+            r = run_configure(x, l, metas, cache_layer_stage_root_path(s), NULL, NULL, NULL, NULL,
+                              err);
         log_info("configured in %.1f s", (now_ms() - t1) / 1e3);
     }
+    for (size_t i = 0; i < l->n_pkgs; i++)
+        build_deb_meta_release(&metas[i]);
+    free(metas);
+    metas = NULL;
     t2 = now_ms();
     if (r >= 0)
         r = finish_tree(x, root_fd, NULL, err);
@@ -578,9 +589,9 @@ static int build_top_layer(struct ctx *x, const struct build_pkg_list *l, const 
         goto out;
     char *lowers[] = { lower, NULL };
     if (x->o->no_configure)
-        r = build_unpack_all(x->c, l, NULL, upper_fd, 0, err);
+        r = build_unpack_all(x->c, l, NULL, upper_fd, 0, NULL, err);
     else
-        r = run_configure(x, l, NULL, lowers, upper, work, merged, err);
+        r = run_configure(x, l, NULL, NULL, lowers, upper, work, merged, err);
     if (r < 0)
         goto out;
     log_info("unpacked and configured %zu packages in %.1f s", l->n_pkgs, (now_ms() - t0) / 1e3);

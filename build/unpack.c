@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -16,8 +17,10 @@
 
 #include "cache/cache.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/strbuf.h"
 #include "common/strv.h"
 #include "common/xalloc.h"
 #include "image/oci.h"
@@ -59,13 +62,207 @@ static bool is_data_member(const char *p)
                                            strcmp(p + 9, "gz") == 0 || strcmp(p + 9, "bz2") == 0));
 }
 
-int build_deb_extract_data(int deb_fd, int root_fd, const char *name, struct rs_err *err)
+void build_deb_meta_release(struct build_deb_meta *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_members; i++) {
+        free(m->members[i].name);
+        free(m->members[i].data);
+    }
+    free(m->members);
+    free(m->list);
+    *m = (struct build_deb_meta){ 0 };
+}
+
+const struct build_deb_member *build_deb_meta_member(const struct build_deb_meta *m,
+                                                     const char *name)
+{
+    for (size_t i = 0; m && i < m->n_members; i++)
+        if (strcmp(m->members[i].name, name) == 0)
+            return &m->members[i];
+    return NULL;
+}
+
+#define MAX_CONTROL_MEMBERS 256
+#define MAX_CONTROL_SIZE    (16u << 20)
+
+/* An inner reader over the current ar member `member`: any filter, and tar or (raw) the bare
+ * stream. */
+static int open_member(struct member_reader *m, bool raw, const char *name, const char *member,
+                       struct archive **ret, struct rs_err *err)
+{
+    _cleanup_(archive_read_freep) struct archive *a = archive_read_new();
+    if (!a)
+        return rs_err_msg(err, -ENOMEM, "libarchive: out of memory");
+    if (raw) {
+        archive_read_support_format_raw(a);
+    } else {
+        archive_read_support_format_tar(a);
+        archive_read_support_format_gnutar(a);
+    }
+    archive_read_support_filter_all(a);
+    if (archive_read_open(a, m, NULL, member_read, NULL) != ARCHIVE_OK)
+        return rs_err_msg(err, -EBADMSG, "bad package '%s': %s: %s (libarchive)", name, member,
+                          archive_error_string(a));
+    *ret = TAKE_PTR(a);
+    return 0;
+}
+
+static int read_control(struct member_reader *m, const char *name, const char *member,
+                        struct build_deb_meta *meta, struct rs_err *err)
+{
+    _cleanup_(archive_read_freep) struct archive *in = NULL;
+    struct archive_entry *e;
+    size_t total = 0;
+    int ar, r;
+
+    r = open_member(m, false, name, member, &in, err);
+    if (r < 0)
+        return r;
+    while ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
+        const char *p = archive_entry_pathname(e);
+        if (archive_entry_filetype(e) != AE_IFREG || !p)
+            continue;
+        while (strncmp(p, "./", 2) == 0)
+            p += 2;
+        int64_t size = archive_entry_size(e);
+        if (meta->n_members >= MAX_CONTROL_MEMBERS || size < 0 || !*p || strchr(p, '/') ||
+            (uint64_t)size > MAX_CONTROL_SIZE - total)
+            return rs_err_msg(err, -EBADMSG, "bad package '%s': control member '%s' refused", name,
+                              p);
+        total += (size_t)size;
+        char *data = xmalloc((size_t)size + 1);
+        la_ssize_t n = archive_read_data(in, data, (size_t)size);
+        if (n != (la_ssize_t)size) {
+            free(data);
+            return rs_err_msg(err, -EBADMSG, "bad package '%s': control.tar: %s (libarchive)", name,
+                              n < 0 ? archive_error_string(in) : "short member");
+        }
+        data[size] = '\0';
+        meta->members = xrealloc(meta->members, (meta->n_members + 1) * sizeof(*meta->members));
+        meta->members[meta->n_members++] = (struct build_deb_member){
+            .name = xstrdup(p),
+            .mode = archive_entry_perm(e) & 07777,
+            .data = data,
+            .size = (size_t)size,
+        };
+    }
+    if (ar != ARCHIVE_EOF)
+        return rs_err_msg(err, -EBADMSG, "bad package '%s': control.tar: %s (libarchive)", name,
+                          archive_error_string(in));
+    if (!build_deb_meta_member(meta, "control"))
+        return rs_err_msg(err, -EBADMSG, "bad package '%s': no control file", name);
+    return 0;
+}
+
+/* dpkg's spelling of an entry in <pkg>.list: "./" is "/.", "./usr/" is "/usr". */
+static void add_list_entry(struct strbuf *sb, const char *p)
+{
+    while (strncmp(p, "./", 2) == 0)
+        p += 2;
+    while (*p == '/')
+        p++;
+    size_t n = strlen(p);
+    while (n > 0 && p[n - 1] == '/')
+        n--;
+    if (n == 0 || (n == 1 && p[0] == '.')) {
+        (void)strbuf_addstr(sb, "/.\n");
+        return;
+    }
+    (void)strbuf_addch(sb, '/');
+    (void)strbuf_add(sb, p, n);
+    (void)strbuf_addch(sb, '\n');
+}
+
+/* The data.tar decompressed once into a memfd, then read twice from memory: its entry list
+ * (the extractor does not report entries), then the extraction. */
+static int extract_with_list(struct member_reader *m, int root_fd, const char *name,
+                             const char *member, const struct oci_extract_options *o,
+                             struct build_deb_meta *meta, struct rs_err *err)
+{
+    _cleanup_(archive_read_freep) struct archive *raw = NULL;
+    _cleanup_(archive_read_freep) struct archive *names = NULL, *in = NULL;
+    _cleanup_strbuf_ struct strbuf list = STRBUF_INIT(256u << 20);
+    _cleanup_close_ int mfd = -1;
+    struct archive_entry *e;
+    uint64_t size = 0;
+    char buf[128 * 1024];
+    la_ssize_t n;
+    void *map = MAP_FAILED;
+    int r = 0, ar;
+
+    r = open_member(m, true, name, member, &raw, err);
+    if (r < 0)
+        return r;
+    if (archive_read_next_header(raw, &e) != ARCHIVE_OK)
+        return rs_err_msg(err, -EBADMSG, "bad package '%s': %s: %s (libarchive)", name, member,
+                          archive_error_string(raw));
+    mfd = memfd_create("mkroot-data-tar", MFD_CLOEXEC);
+    if (mfd < 0)
+        return rs_err_set(err, -errno, "cannot create a buffer for '%s'", name);
+    while ((n = archive_read_data(raw, buf, sizeof(buf))) > 0) {
+        if ((uint64_t)n > OCI_DEFAULT_MAX_BYTES - size)
+            return rs_err_msg(err, -EFBIG, "bad package '%s': %s exceeds %llu bytes", name, member,
+                              (unsigned long long)OCI_DEFAULT_MAX_BYTES);
+        size += (uint64_t)n;
+        r = rs_write_all(mfd, buf, (size_t)n);
+        if (r < 0)
+            return rs_err_set(err, r, "cannot buffer '%s' of '%s'", member, name);
+    }
+    if (n < 0)
+        return rs_err_msg(err, -EBADMSG, "bad package '%s': %s: %s (libarchive)", name, member,
+                          archive_error_string(raw));
+    if (size > 0) {
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, mfd, 0);
+        if (map == MAP_FAILED)
+            return rs_err_set(err, -errno, "cannot map '%s' of '%s'", member, name);
+    }
+    names = archive_read_new();
+    in = archive_read_new();
+    if (!names || !in) {
+        r = rs_err_msg(err, -ENOMEM, "libarchive: out of memory");
+        goto out;
+    }
+    archive_read_support_format_tar(names);
+    archive_read_support_format_gnutar(names);
+    archive_read_support_format_tar(in);
+    archive_read_support_format_gnutar(in);
+    if (archive_read_open_memory(names, size ? map : "", (size_t)size) != ARCHIVE_OK ||
+        archive_read_open_memory(in, size ? map : "", (size_t)size) != ARCHIVE_OK) {
+        r = rs_err_msg(err, -EBADMSG, "bad package '%s': %s: %s (libarchive)", name, member,
+                       archive_error_string(names));
+        goto out;
+    }
+    while ((ar = archive_read_next_header(names, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)
+        if (archive_entry_pathname(e))
+            add_list_entry(&list, archive_entry_pathname(e));
+    if (ar != ARCHIVE_EOF) {
+        r = rs_err_msg(err, -EBADMSG, "bad package '%s': %s: %s (libarchive)", name, member,
+                       archive_error_string(names));
+        goto out;
+    }
+    r = oci_tar_extract(in, root_fd, o, NULL, err);
+    if (r < 0) {
+        r = rs_err_wrap(err, "cannot unpack '%s'", name);
+        goto out;
+    }
+    meta->list = strbuf_detach(&list, &meta->list_len);
+out:
+    if (map != MAP_FAILED)
+        (void)munmap(map, size);
+    return r;
+}
+
+int build_deb_extract_data(int deb_fd, int root_fd, const char *name,
+                           struct build_deb_meta *ret_meta, struct rs_err *err)
 {
     _cleanup_(archive_read_freep) struct archive *outer = archive_read_new();
     _cleanup_(archive_read_freep) struct archive *inner = NULL;
     _cleanup_free_ struct member_reader *m = NULL;
+    struct build_deb_meta meta = { 0 };
     struct archive_entry *e;
-    int ar;
+    int ar, r;
 
     if (!outer)
         return rs_err_msg(err, -ENOMEM, "libarchive: out of memory");
@@ -73,32 +270,49 @@ int build_deb_extract_data(int deb_fd, int root_fd, const char *name, struct rs_
     if (archive_read_open_fd(outer, deb_fd, 64 * 1024) != ARCHIVE_OK)
         return rs_err_msg(err, -EBADMSG, "bad package '%s': %s (libarchive)", name,
                           archive_error_string(outer));
+    m = xmalloc(sizeof(*m));
+    m->outer = outer;
     for (;;) {
         ar = archive_read_next_header(outer, &e);
-        if (ar == ARCHIVE_EOF)
+        if (ar == ARCHIVE_EOF) {
+            build_deb_meta_release(&meta);
             return rs_err_msg(err, -EBADMSG, "bad package '%s': no data.tar member", name);
-        if (ar < ARCHIVE_WARN)
+        }
+        if (ar < ARCHIVE_WARN) {
+            build_deb_meta_release(&meta);
             return rs_err_msg(err, -EBADMSG, "bad package '%s': %s (libarchive)", name,
                               archive_error_string(outer));
+        }
+        if (ret_meta && strncmp(archive_entry_pathname(e), "control.tar", 11) == 0) {
+            r = read_control(m, name, archive_entry_pathname(e), &meta, err);
+            if (r < 0) {
+                build_deb_meta_release(&meta);
+                return r;
+            }
+        }
         if (is_data_member(archive_entry_pathname(e)))
             break;
     }
-    m = xmalloc(sizeof(*m));
-    m->outer = outer;
-    inner = archive_read_new();
-    if (!inner)
-        return rs_err_msg(err, -ENOMEM, "libarchive: out of memory");
-    archive_read_support_format_tar(inner);
-    archive_read_support_format_gnutar(inner);
-    archive_read_support_filter_all(inner);
-    if (archive_read_open(inner, m, NULL, member_read, NULL) != ARCHIVE_OK)
-        return rs_err_msg(err, -EBADMSG, "bad package '%s': %s: %s (libarchive)", name,
-                          archive_entry_pathname(e), archive_error_string(inner));
     struct oci_extract_options o = {
         .flags =
             OCI_EXTRACT_ALLOW_DEVICES | OCI_EXTRACT_KEEP_DIR_SYMLINKS | OCI_EXTRACT_FOLLOW_SYMLINKS,
     };
-    int r = oci_tar_extract(inner, root_fd, &o, NULL, err);
+    if (ret_meta) {
+        if (meta.n_members == 0)
+            return rs_err_msg(err, -EBADMSG, "bad package '%s': no control.tar before data.tar",
+                              name);
+        r = extract_with_list(m, root_fd, name, archive_entry_pathname(e), &o, &meta, err);
+        if (r < 0) {
+            build_deb_meta_release(&meta);
+            return r;
+        }
+        *ret_meta = meta;
+        return 0;
+    }
+    r = open_member(m, false, name, archive_entry_pathname(e), &inner, err);
+    if (r < 0)
+        return r;
+    r = oci_tar_extract(inner, root_fd, &o, NULL, err);
     if (r < 0)
         return rs_err_wrap(err, "cannot unpack '%s'", name);
     return 0;
@@ -110,6 +324,7 @@ struct unpack_job {
     const size_t *order; /* indexes into l, in the order to take them */
     size_t n_order;
     int root_fd;
+    struct build_deb_meta *metas; /* NULL, or one per package of l */
     atomic_size_t next;
     atomic_size_t done;
     atomic_int failed;
@@ -119,27 +334,16 @@ struct unpack_job {
     uint64_t bytes_done;
 };
 
-static int unpack_one(struct unpack_job *j, const struct build_pkg *p, struct rs_err *err)
+static int unpack_one(struct unpack_job *j, size_t i, struct rs_err *err)
 {
-    int r = 0;
+    const struct build_pkg *p = &j->l->pkgs[i];
+    _cleanup_close_ int fd = -1;
+    int r;
 
-    /* Two workers may create the same directory at once; image/'s extractor reports the loser's
-     * mkdir as -EEXIST. Extracting the package again is safe (directories merge, files are
-     * replaced), so a few attempts absorb the race. */
-    for (int attempt = 0; attempt < 5; attempt++) {
-        _cleanup_close_ int fd = -1;
-        if (attempt > 0) {
-            log_debug("unpacking '%s' again after a concurrent mkdir: %s", p->name, err->msg);
-            rs_err_release(err);
-        }
-        r = cache_blob_open(j->c, p->sha256, &fd, err);
-        if (r < 0)
-            return rs_err_wrap(err, "package '%s'", p->name);
-        r = build_deb_extract_data(fd, j->root_fd, p->name, err);
-        if (r != -EEXIST)
-            break;
-    }
-    return r;
+    r = cache_blob_open(j->c, p->sha256, &fd, err);
+    if (r < 0)
+        return rs_err_wrap(err, "package '%s'", p->name);
+    return build_deb_extract_data(fd, j->root_fd, p->name, j->metas ? &j->metas[i] : NULL, err);
 }
 
 static void *unpack_worker(void *data)
@@ -160,7 +364,7 @@ static void *unpack_worker(void *data)
             break;
         }
         const struct build_pkg *p = &j->l->pkgs[j->order[k]];
-        int r = unpack_one(j, p, &err);
+        int r = unpack_one(j, j->order[k], &err);
         pthread_mutex_lock(&j->lock);
         if (r < 0) {
             if (!atomic_exchange(&j->failed, 1))
@@ -176,7 +380,8 @@ static void *unpack_worker(void *data)
 }
 
 int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *const *first,
-                     int root_fd, unsigned n_threads, struct rs_err *err)
+                     int root_fd, unsigned n_threads, struct build_deb_meta *metas,
+                     struct rs_err *err)
 {
     _cleanup_free_ size_t *order = xcalloc(l->n_pkgs ? l->n_pkgs : 1, sizeof(size_t));
     _cleanup_free_ pthread_t *threads = NULL;
@@ -208,6 +413,7 @@ int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *cons
         .order = order,
         .n_order = n_first,
         .root_fd = root_fd,
+        .metas = metas,
         .err = RS_ERR_INIT,
         .progress = rs_progress_new("unpacking", l->n_pkgs, total),
     };

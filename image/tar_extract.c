@@ -367,8 +367,15 @@ static int extract_dir(struct xstate *x, struct archive_entry *e, int dfd, const
             return rs_err_set(err, -errno, "entry '%s': cannot replace the file", entry);
         t = 0;
     }
-    if (t == 0 && mkdirat(dfd, name, 0700) < 0)
-        return rs_err_set(err, -errno, "entry '%s': cannot create directory", entry);
+    /* Another extractor working in the same tree (mkroot unpacks packages in parallel) may
+     * create the directory between our look and our mkdir: then it merges like one that was
+     * already there. Anything else in its place is still an error. */
+    if (t == 0 && mkdirat(dfd, name, 0700) < 0) {
+        int r = -errno;
+        if (r != -EEXIST || existing_type(dfd, name, &st) != S_IFDIR)
+            return rs_err_set(err, r, "entry '%s': cannot create directory", entry);
+        log_debug("entry '%s': created concurrently, merging", entry);
+    }
     _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return rs_err_set(err, -errno, "entry '%s': cannot open directory", entry);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -421,6 +422,80 @@ static void extract__keeps_modes_mtimes_and_owner(void **state)
     tmp_free(&t);
 }
 
+static void extract__existing_directory_merges_and_takes_the_entry_metadata(void **state)
+{
+    (void)state;
+    struct tmp t;
+    tmp_new(&t);
+    struct rs_err err = RS_ERR_INIT;
+    assert_int_equal(mkdirat(t.fd, "d", 0700), 0);
+    assert_int_equal(mkdirat(t.fd, "d/sub", 0700), 0);
+    struct spec s[] = { { 'd', "./d/", NULL, 0755, 0 },
+                        { 'd', "./d/sub/", NULL, 0750, 0 },
+                        { 'f', "./d/sub/new", "x", 0644, 0 } };
+    assert_int_equal(extract_specs(s, 3, t.fd, OCI_EXTRACT_NO_OVERWRITE | base_flags(), &err), 0);
+    assert_null(err.msg);
+    struct stat st;
+    assert_int_equal(fstatat(t.fd, "d", &st, AT_SYMLINK_NOFOLLOW), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_int_equal(fstatat(t.fd, "d/sub", &st, AT_SYMLINK_NOFOLLOW), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    assert_int_equal(fstatat(t.fd, "d/sub/new", &st, AT_SYMLINK_NOFOLLOW), 0);
+    tmp_free(&t);
+}
+
+struct racer {
+    const struct membuf *tar;
+    int root_fd;
+    int r;
+};
+
+static void *racer_main(void *data)
+{
+    struct racer *rc = data;
+    struct rs_err err = RS_ERR_INIT;
+    struct oci_extract_options o = { .flags = base_flags() };
+    rc->r = extract_mem(rc->tar->buf, rc->tar->len, rc->root_fd, &o, &err);
+    rs_err_release(&err);
+    return NULL;
+}
+
+/* Two extractors creating the same directories at once (mkroot's parallel unpack): the
+ * loser of a mkdir race merges instead of failing with EEXIST. */
+static void extract__concurrent_extractors_share_directories(void **state)
+{
+    (void)state;
+    struct spec s[64];
+    char names[64][32];
+    size_t n = 0;
+    for (int i = 0; i < 16; i++) {
+        snprintf(names[n], sizeof(names[n]), "share/l%02d/", i);
+        s[n] = (struct spec){ 'd', names[n], NULL, 0755, 0 };
+        n++;
+        snprintf(names[n], sizeof(names[n]), "share/l%02d/LC/", i);
+        s[n] = (struct spec){ 'd', names[n], NULL, 0755, 0 };
+        n++;
+    }
+    struct membuf a = { 0 }, b = { 0 };
+    build_tar(s, n, &a);
+    build_tar(s, n, &b);
+    for (int round = 0; round < 50; round++) {
+        struct tmp t;
+        tmp_new(&t);
+        struct racer ra = { .tar = &a, .root_fd = t.fd }, rb = { .tar = &b, .root_fd = t.fd };
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, racer_main, &ra), 0);
+        racer_main(&rb);
+        pthread_join(th, NULL);
+        assert_int_equal(ra.r, 0);
+        assert_int_equal(rb.r, 0);
+        tmp_free(&t);
+    }
+    free(a.buf);
+    free(b.buf);
+}
+
 /* ---- writer ---- */
 
 static void make_tree(int fd)
@@ -645,6 +720,8 @@ int main(void)
         cmocka_unit_test(extract__truncated_archive_is_refused),
         cmocka_unit_test(extract__directory_entry_keeps_a_dir_symlink_on_request),
         cmocka_unit_test(extract__keeps_modes_mtimes_and_owner),
+        cmocka_unit_test(extract__existing_directory_merges_and_takes_the_entry_metadata),
+        cmocka_unit_test(extract__concurrent_extractors_share_directories),
         cmocka_unit_test(extract__overlay_xattrs_from_the_archive_are_dropped),
         cmocka_unit_test(writer__same_tree_gives_identical_bytes_and_true_hashes),
         cmocka_unit_test(writer__whiteouts_round_trip_through_the_extractor),
