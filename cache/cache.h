@@ -23,6 +23,7 @@
 #include "common/err.h"
 #include "common/sha256.h"
 #include "image/image.h"
+#include "image/oci.h"
 
 struct cache;
 
@@ -148,6 +149,13 @@ int cache_lock_key(struct cache *c, const char *key, struct rs_err *err);
 struct cache_container;
 int cache_container_new(struct cache *c, const struct image *img, struct cache_container **ret,
                         struct rs_err *err);
+enum cache_container_flags {
+    CACHE_CONTAINER_NO_MERGED = 1 << 0, /* no merged/: the caller mounts on the container's
+                                           own directory (runroot) */
+};
+/* cache_container_new with flags; cache_container_new(c, …) is cache_container_new_ex(c, 0, …). */
+int cache_container_new_ex(struct cache *c, const struct image *img, unsigned flags,
+                           struct cache_container **ret, struct rs_err *err);
 const char *cache_container_id(const struct cache_container *ct);   /* 64 hex */
 const char *cache_container_path(const struct cache_container *ct); /* absolute dir */
 /* Remove the container's directory (after its mounts are gone) and free; NULL is fine. */
@@ -192,6 +200,26 @@ int cache_verify(struct cache *c, bool repair, struct rs_err *err);
  * the image's normalised name to *ret_name (owned). */
 int cache_import_archive(struct cache *c, const char *path, const char *name, char **ret_name,
                          struct rs_err *err);
+/* Options of cache_import_archive_ex(). */
+struct cache_import_options {
+    /* Bound on one layer's uncompressed size, in bytes (its tar stream and its logical file
+     * content); 0: ROOTSTOCK_IMPORT_MAX_SIZE when set, else OCI_DEFAULT_MAX_BYTES (64 GiB). */
+    uint64_t max_size;
+};
+/* cache_import_archive with options (opts may be NULL: all defaults). A layer over the bound
+ * is -EFBIG and the store is left unchanged. */
+int cache_import_archive_ex(struct cache *c, const char *path, const char *name,
+                            const struct cache_import_options *opts, char **ret_name,
+                            struct rs_err *err);
+/* Write the image `name` to out_fd as one OCI archive (oci_archive_write(): OCI layout plus
+ * docker manifest.json), each layer written reproducibly from its directory with `compression`
+ * (oci_layer_write()); timestamps later than clamp_mtime are clamped when it is >= 0
+ * (SOURCE_DATE_EPOCH). The same image and arguments give the same bytes. Layer blobs are staged
+ * in the store's tmp/ and gone afterwards; each layer's diffID is recorded so that importing
+ * the archive again finds the layers. out_fd is written from its current position and not
+ * closed or synced. */
+int cache_export_image(struct cache *c, const char *name, int out_fd,
+                       enum oci_compression compression, int64_t clamp_mtime, struct rs_err *err);
 
 /* ---- verbs (cmd.c, cmd_oci.c) ---- */
 

@@ -395,12 +395,14 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
         if (!lowers)
             return rs_err_msg(err, -EINVAL, "image '%s' has no layers", img->name);
     }
-    r = cache_container_new(c, img, &ct, err);
+    /* The overlay is mounted on the container's directory itself (only the container sees
+     * it there): a merged/ would cost a mkdir and an rmdir on the store's disk per run. */
+    r = cache_container_new_ex(c, img, CACHE_CONTAINER_NO_MERGED, &ct, err);
     if (r < 0)
         return r;
     upper = xasprintf("%s/upper", cache_container_path(ct));
     work = xasprintf("%s/work", cache_container_path(ct));
-    merged = xasprintf("%s/merged", cache_container_path(ct));
+    merged = xstrdup(cache_container_path(ct));
     hostname = xstrndup(cache_container_id(ct), 12);
 
     env = strv_copy(img->config.env);
@@ -410,6 +412,7 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
     a->o.upper_dir = upper;
     a->o.work_dir = work;
     a->o.merged_dir = merged;
+    a->o.discard_upper = !a->commit;
     a->o.env = env;
     a->o.argv = a->command ? a->command : img->config.cmd ? img->config.cmd : default_cmd;
     a->o.cwd = a->workdir ? a->workdir : img->config.working_dir;

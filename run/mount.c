@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
 #include "common/xalloc.h"
@@ -62,6 +63,15 @@ static int mount_overlay_legacy(const struct run_options *o, struct child_msg *m
         if (chdir(prefix) < 0)
             return fail(m, errno, "cannot change to '%s'", prefix);
     }
+    if (o->discard_upper) {
+        _cleanup_free_ char *vopts = xasprintf("%s,volatile", opts);
+        if (mount("overlay", o->merged_dir, "overlay", 0, vopts) == 0)
+            return 0;
+        if (errno != EINVAL)
+            return fail(m, errno, "cannot mount overlay on '%s' (%zu layers)", o->merged_dir,
+                        strv_length(o->lower_dirs));
+        /* Before 5.10: no "volatile"; mount without it. */
+    }
     if (mount("overlay", o->merged_dir, "overlay", 0, opts) < 0)
         return fail(m, errno, "cannot mount overlay on '%s' (%zu layers)", o->merged_dir,
                     strv_length(o->lower_dirs));
@@ -93,6 +103,9 @@ static int mount_overlay(const struct run_options *o, struct child_msg *m)
     for (size_t i = 0; i < ELEMENTSOF(flags); i++)
         if (fsconfig(fs, FSCONFIG_SET_STRING, flags[i], "off", 0) < 0)
             return fail(m, errno, "cannot set overlay option '%s=off'", flags[i]);
+    /* Unknown to kernels before 5.10: then the unmount syncs, as it always did. */
+    if (o->discard_upper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+        log_debug("overlay without 'volatile': %m");
     if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
         return fail(m, errno, "cannot mount overlay on '%s' (%zu layers, upper '%s')",
                     o->merged_dir, n, o->upper_dir);

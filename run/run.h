@@ -39,14 +39,23 @@ struct run_bind {
  *    merged_dir: an overlay mount of the lowers under upper_dir on merged_dir. upper_dir and
  *    work_dir must be on the same filesystem and empty the first time; they belong to the
  *    caller and are left in place afterwards (the caller discards them, or publishes upper_dir
- *    as a layer). merged_dir is an empty directory used as the mount point; the mount lives
- *    only in the container's mount namespace and disappears with it.
+ *    as a layer). merged_dir is the directory used as the mount point (it need not
+ *    be empty: the parent of upper_dir works, and the mount hides it only from the
+ *    container); the mount lives only in the container's mount namespace and disappears
+ *    with it.
  * Mounts are always private to the container: nothing is left mounted on the host. */
 struct run_options {
     const char *root_dir;
     char *const *lower_dirs;
     const char *upper_dir, *work_dir, *merged_dir;
     bool read_only_root;
+    /* The caller discards upper_dir after the run (it is not published as a layer): the
+     * overlay is mounted "volatile", so neither an fsync in the container nor the unmount at
+     * the container's exit syncs the upper's filesystem (on a busy disk that sync of the
+     * whole filesystem was the largest part of a short run: 10-300 ms). What the container
+     * wrote is lost on a host crash, which is what discarding it means anyway. Kernels
+     * without the option (before 5.10) mount as usual. */
+    bool discard_upper;
 
     char *const *argv;    /* required, non-empty; argv[0] is searched in env's PATH */
     char *const *env;     /* the environment ("K=V"); PATH and HOME get defaults if absent */
