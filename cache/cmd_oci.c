@@ -18,7 +18,7 @@
 #include "common/xalloc.h"
 #include "image/oci.h"
 
-enum { OPT_GZIP = 0x1100 };
+enum { OPT_GZIP = 0x1100, OPT_MAX_SIZE };
 
 static void export_usage(FILE *f)
 {
@@ -35,78 +35,22 @@ static void export_usage(FILE *f)
 static void import_usage(FILE *f)
 {
     fprintf(f,
-            "usage: %s FILE|- [NAME]\n"
+            "usage: %s FILE|- [NAME] [--max-size SIZE]\n"
             "Import an OCI archive, a docker-save archive or a root tarball (gzip, zstd or\n"
             "uncompressed layers). Every blob's size and digest and every layer's diffID are\n"
-            "checked; a layer the store has is not unpacked again.\n"
-            "ROOTSTOCK_IMPORT_MAX_SIZE bounds the uncompressed size of one layer (default 64G).\n",
+            "checked; a layer the store has is not unpacked again.\n\n"
+            "      --max-size SIZE  bound on the uncompressed size of one layer (e.g. 512M,\n"
+            "                       4G; default ROOTSTOCK_IMPORT_MAX_SIZE, else 64G)\n",
             cli_command());
-}
-
-/* "localhost/NAME:TAG" unless the name already starts with a registry host. */
-static char *ref_name_for(const char *name)
-{
-    const char *slash = strchr(name, '/');
-    if (slash &&
-        (memchr(name, '.', (size_t)(slash - name)) || strncmp(name, "localhost/", 10) == 0))
-        return xstrdup(name);
-    return xasprintf("localhost/%s", name);
-}
-
-/* Same key as cache/oci_store.c: lets a later import of this layer find it. */
-static void layer_key(const char *diff_id, char key[RS_SHA256_HEX_LEN + 1])
-{
-    _cleanup_free_ char *text = xasprintf("rootstock oci layer\nsha256:%s", diff_id);
-    rs_sha256_buf(text, strlen(text), key);
-}
-
-static int write_layers(struct cache *c, const struct image *img, enum oci_compression comp,
-                        int64_t clamp, struct oci_export_layer *layers, struct rs_err *err)
-{
-    for (size_t i = 0; img->layers && img->layers[i]; i++) {
-        const char *id = img->layers[i];
-        _cleanup_free_ char *root = cache_layer_root_path(c, id);
-        _cleanup_close_ int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct oci_layer_write_options o = { .compression = comp, .clamp_mtime = clamp };
-        struct layer_meta meta = { 0 };
-        char key[RS_SHA256_HEX_LEN + 1];
-        int r;
-
-        if (dfd < 0)
-            return rs_err_set(err, -errno, "cannot open layer '%s'", id);
-        layers[i].blob_fd = openat(cache_dir_fd(c), "tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (layers[i].blob_fd < 0)
-            return rs_err_set(err, -errno, "cannot create a temporary file in '%s/tmp'",
-                              cache_root(c));
-        layers[i].compression = comp;
-        log_debug("writing layer %zu (%s)", i, id);
-        r = oci_layer_write(dfd, layers[i].blob_fd, &o, &layers[i].blob, err);
-        if (r < 0)
-            return rs_err_wrap(err, "layer '%s'", id);
-        if (cache_layer_meta(c, id, &meta, err) < 0) {
-            rs_err_release(err);
-            continue;
-        }
-        _cleanup_free_ char *diff = xasprintf("sha256:%s", layers[i].blob.diff_id);
-        if (!meta.diff_id || strcmp(meta.diff_id, diff) != 0)
-            (void)cache_layer_set_diff_id(c, id, diff, NULL);
-        layer_meta_release(&meta);
-        layer_key(layers[i].blob.diff_id, key);
-        (void)cache_recipe_put(c, key, id, NULL);
-    }
-    return 0;
 }
 
 static int export_image(struct cache *c, const char *name, const char *output,
                         enum oci_compression comp, struct rs_err *err)
 {
-    _cleanup_(image_freep) struct image *img = NULL;
-    _cleanup_free_ char *tmp = NULL, *ref = NULL;
+    _cleanup_free_ char *tmp = NULL;
     _cleanup_close_ int out_fd = -1;
-    struct oci_export_layer *layers = NULL;
     char manifest[RS_SHA256_HEX_LEN + 1];
     int64_t clamp = -1;
-    size_t n = 0;
     int r;
 
     const char *sde = getenv("SOURCE_DATE_EPOCH");
@@ -117,19 +61,6 @@ static int export_image(struct cache *c, const char *name, const char *output,
             return rs_err_wrap(err, "SOURCE_DATE_EPOCH");
         clamp = (int64_t)v;
     }
-    r = cache_image_get(c, name, &img, err);
-    if (r < 0)
-        return r;
-    ref = ref_name_for(img->name);
-    while (img->layers && img->layers[n])
-        n++;
-    layers = xcalloc(n + 1, sizeof(*layers));
-    for (size_t i = 0; i < n; i++)
-        layers[i].blob_fd = -1;
-    r = write_layers(c, img, comp, clamp, layers, err);
-    if (r < 0)
-        goto out;
-
     if (strcmp(output, "-") == 0) {
         out_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
     } else {
@@ -139,11 +70,9 @@ static int export_image(struct cache *c, const char *name, const char *output,
         if (out_fd >= 0)
             (void)fchmod(out_fd, 0644);
     }
-    if (out_fd < 0) {
-        r = rs_err_set(err, -errno, "cannot create '%s'", output);
-        goto out;
-    }
-    r = oci_archive_write(out_fd, ref, img, layers, n, clamp, manifest, err);
+    if (out_fd < 0)
+        return rs_err_set(err, -errno, "cannot create '%s'", output);
+    r = cache_export_image(c, name, out_fd, comp, clamp, err);
     if (r < 0) {
         rs_err_wrap(err, "cannot write '%s'", output);
         goto out;
@@ -155,17 +84,14 @@ static int export_image(struct cache *c, const char *name, const char *output,
         }
         free(tmp);
         tmp = NULL;
-        printf("sha256:%s\n", manifest);
+        if (oci_archive_manifest_digest(out_fd, manifest, NULL) >= 0)
+            printf("sha256:%s\n", manifest);
     }
-    log_info("exported '%s' as '%s' (%zu layers, %s)", img->name, ref, n,
-             comp == OCI_COMPRESS_GZIP ? "gzip" : "zstd");
+    log_info("exported '%s' (%s)", name, comp == OCI_COMPRESS_GZIP ? "gzip" : "zstd");
     r = 0;
 out:
     if (tmp)
         (void)unlink(tmp);
-    for (size_t i = 0; i < n; i++)
-        safe_close(layers[i].blob_fd);
-    free(layers);
     return r;
 }
 
@@ -229,12 +155,14 @@ int cmd_image_import(int argc, char *argv[])
 {
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
+        { "max-size", required_argument, NULL, OPT_MAX_SIZE },
         CLI_COMMON_LONG_OPTIONS,
         {},
     };
     _cleanup_(rs_err_release) struct rs_err err = RS_ERR_INIT;
     _cleanup_(cache_closep) struct cache *c = NULL;
     _cleanup_free_ char *name = NULL;
+    struct cache_import_options io = { 0 };
     int opt;
 
     opterr = 0;
@@ -242,12 +170,20 @@ int cmd_image_import(int argc, char *argv[])
     while ((opt = getopt_long(argc, argv, ":h" CLI_COMMON_SHORT, options, NULL)) != -1) {
         if (cli_common_option(opt, optarg))
             continue;
-        if (opt == 'h') {
+        switch (opt) {
+        case 'h':
             import_usage(stdout);
             return 0;
+        case OPT_MAX_SIZE:
+            if (rs_parse_size(optarg, &io.max_size, &err) < 0 || io.max_size == 0) {
+                cli_usage_error("bad --max-size '%s': a size such as 512M or 4G is needed", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        default:
+            cli_getopt_error(opt, argv);
+            return EXIT_USAGE;
         }
-        cli_getopt_error(opt, argv);
-        return EXIT_USAGE;
     }
     int n = argc - optind;
     if (n < 1 || n > 2) {
@@ -256,7 +192,8 @@ int cmd_image_import(int argc, char *argv[])
         return EXIT_USAGE;
     }
     if (cache_open(cli_store_root(), 0, &c, &err) < 0 ||
-        cache_import_archive(c, argv[optind], n == 2 ? argv[optind + 1] : NULL, &name, &err) < 0) {
+        cache_import_archive_ex(c, argv[optind], n == 2 ? argv[optind + 1] : NULL, &io, &name,
+                                &err) < 0) {
         rs_err_print(&err);
         return 1;
     }

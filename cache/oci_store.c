@@ -77,13 +77,16 @@ static int open_input(struct cache *c, const char *path, struct rs_err *err)
     return TAKE_FD(fd);
 }
 
-static int extract_options(struct oci_extract_options *o, struct rs_err *err)
+static int extract_options(const struct cache_import_options *io, struct oci_extract_options *o,
+                           struct rs_err *err)
 {
     const char *max = getenv("ROOTSTOCK_IMPORT_MAX_SIZE");
     *o = (struct oci_extract_options){ .flags = OCI_EXTRACT_LAYER_FLAGS };
     if (geteuid() != 0)
         o->flags |= OCI_EXTRACT_NO_CHOWN | OCI_EXTRACT_USER_XATTR;
-    if (max && *max) {
+    if (io && io->max_size > 0) {
+        o->max_bytes = io->max_size;
+    } else if (max && *max) {
         int r = rs_parse_size(max, &o->max_bytes, err);
         if (r < 0)
             return rs_err_wrap(err, "ROOTSTOCK_IMPORT_MAX_SIZE");
@@ -210,6 +213,13 @@ static int publish_layers(struct import *im, struct rs_err *err)
 int cache_import_archive(struct cache *c, const char *path, const char *name, char **ret_name,
                          struct rs_err *err)
 {
+    return cache_import_archive_ex(c, path, name, NULL, ret_name, err);
+}
+
+int cache_import_archive_ex(struct cache *c, const char *path, const char *name,
+                            const struct cache_import_options *io, char **ret_name,
+                            struct rs_err *err)
+{
     _cleanup_(oci_archive_info_freep) struct oci_archive_info *info = NULL;
     _cleanup_(image_freep) struct image *img = NULL;
     _cleanup_free_ char *normal = NULL;
@@ -219,7 +229,7 @@ int cache_import_archive(struct cache *c, const char *path, const char *name, ch
     size_t n_new = 0;
     int r;
 
-    r = extract_options(&opts, err);
+    r = extract_options(io, &opts, err);
     if (r < 0)
         return r;
     fd = open_input(c, path, err);
@@ -281,5 +291,87 @@ int cache_import_archive(struct cache *c, const char *path, const char *name, ch
     r = 0;
 out:
     import_release(&im);
+    return r;
+}
+
+/* ---- export ---- */
+
+/* "localhost/NAME:TAG" unless the name already starts with a registry host. */
+static char *ref_name_for(const char *name)
+{
+    const char *slash = strchr(name, '/');
+    if (slash &&
+        (memchr(name, '.', (size_t)(slash - name)) || strncmp(name, "localhost/", 10) == 0))
+        return xstrdup(name);
+    return xasprintf("localhost/%s", name);
+}
+
+/* Write every layer of img to an anonymous file in tmp/, and remember its diffID. */
+static int write_layers(struct cache *c, const struct image *img, enum oci_compression comp,
+                        int64_t clamp, struct oci_export_layer *layers, struct rs_err *err)
+{
+    for (size_t i = 0; img->layers && img->layers[i]; i++) {
+        const char *id = img->layers[i];
+        _cleanup_free_ char *root = cache_layer_root_path(c, id);
+        _cleanup_close_ int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct oci_layer_write_options o = { .compression = comp, .clamp_mtime = clamp };
+        struct layer_meta meta = { 0 };
+        char key[RS_SHA256_HEX_LEN + 1];
+        int r;
+
+        if (dfd < 0)
+            return rs_err_set(err, -errno, "cannot open layer '%s'", id);
+        layers[i].blob_fd = store_tmpfile(c, err);
+        if (layers[i].blob_fd < 0)
+            return layers[i].blob_fd;
+        layers[i].compression = comp;
+        log_debug("writing layer %zu (%s)", i, id);
+        r = oci_layer_write(dfd, layers[i].blob_fd, &o, &layers[i].blob, err);
+        if (r < 0)
+            return rs_err_wrap(err, "layer '%s'", id);
+        if (cache_layer_meta(c, id, &meta, err) < 0) {
+            rs_err_release(err);
+            continue;
+        }
+        _cleanup_free_ char *diff = xasprintf("sha256:%s", layers[i].blob.diff_id);
+        if (!meta.diff_id || strcmp(meta.diff_id, diff) != 0)
+            (void)cache_layer_set_diff_id(c, id, diff, NULL);
+        layer_meta_release(&meta);
+        layer_key(layers[i].blob.diff_id, key);
+        (void)cache_recipe_put(c, key, id, NULL);
+    }
+    return 0;
+}
+
+int cache_export_image(struct cache *c, const char *name, int out_fd,
+                       enum oci_compression compression, int64_t clamp_mtime, struct rs_err *err)
+{
+    _cleanup_(image_freep) struct image *img = NULL;
+    _cleanup_free_ char *ref = NULL;
+    struct oci_export_layer *layers = NULL;
+    size_t n = 0;
+    int r;
+
+    r = cache_image_get(c, name, &img, err);
+    if (r < 0)
+        return r;
+    ref = ref_name_for(img->name);
+    while (img->layers && img->layers[n])
+        n++;
+    layers = xcalloc(n + 1, sizeof(*layers));
+    for (size_t i = 0; i < n; i++)
+        layers[i].blob_fd = -1;
+    r = write_layers(c, img, compression, clamp_mtime, layers, err);
+    if (r < 0)
+        goto out;
+    r = oci_archive_write(out_fd, ref, img, layers, n, clamp_mtime, NULL, err);
+    if (r < 0)
+        goto out;
+    log_debug("exported '%s' as '%s' (%zu layers)", img->name, ref, n);
+    r = 0;
+out:
+    for (size_t i = 0; i < n; i++)
+        safe_close(layers[i].blob_fd);
+    free(layers);
     return r;
 }

@@ -154,6 +154,11 @@ int oci_archive_write(int out_fd, const char *ref_name, const struct image *img,
                       const struct oci_export_layer *layers, size_t n_layers, int64_t clamp_mtime,
                       char ret_manifest_digest[RS_SHA256_HEX_LEN + 1], struct rs_err *err);
 
+/* The hex digest of the manifest that index.json of the archive at fd (seekable; read from
+ * offset 0) names, as oci_archive_write() returned it. -EBADMSG when the archive has no
+ * index.json naming exactly one manifest. */
+int oci_archive_manifest_digest(int fd, char ret[RS_SHA256_HEX_LEN + 1], struct rs_err *err);
+
 enum oci_archive_kind {
     OCI_ARCHIVE_OCI,    /* index.json + blobs/ (ours, skopeo's, podman's, docker >= 25) */
     OCI_ARCHIVE_DOCKER, /* docker save: manifest.json (+ <id>/layer.tar) */

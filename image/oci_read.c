@@ -579,6 +579,36 @@ out:
     return r;
 }
 
+int oci_archive_manifest_digest(int fd, char ret[RS_SHA256_HEX_LEN + 1], struct rs_err *err)
+{
+    _cleanup_(json_object_putp) json_object *o = NULL;
+    struct scan s = { 0 };
+    int r = scan_members(fd, &s, err);
+    if (r < 0)
+        goto out;
+    const struct member *index = scan_find(&s, "index.json");
+    if (!index) {
+        r = rs_err_msg(err, -EBADMSG, "the archive has no index.json");
+        goto out;
+    }
+    r = parse_json(index, &o, err);
+    if (r < 0)
+        goto out;
+    json_object *ms = jget(o, "manifests", json_type_array);
+    const char *hex = ms && json_object_array_length(ms) == 1
+                          ? digest_hex(jget_str(json_object_array_get_idx(ms, 0), "digest"))
+                          : NULL;
+    if (!hex) {
+        r = rs_err_msg(err, -EBADMSG, "index.json does not name exactly one manifest");
+        goto out;
+    }
+    memcpy(ret, hex, RS_SHA256_HEX_LEN + 1);
+    r = 0;
+out:
+    scan_release(&s);
+    return r;
+}
+
 /* ---- unpack ---- */
 
 struct stream {
