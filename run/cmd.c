@@ -38,7 +38,7 @@ enum {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+            "usage: %s [OPTIONS] IMAGE [OPTIONS] [COMMAND [ARG...]]\n"
             "Run COMMAND (default: the image's Cmd, else /bin/sh) in a container made from IMAGE:\n"
             "a name in the store, a directory (used as one read-only layer), or an archive file\n"
             "(OCI, docker save, or a root tarball: imported into the store once, by content).\n\n"
@@ -207,31 +207,37 @@ static int parse_argv(struct args *a, int argc, char *argv[])
 
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+:he:w:u:v:m:tq", options, NULL)) != -1) {
-        struct rs_err err = RS_ERR_INIT;
-        if (c == 'v')
-            c = 'V';
-        if (c == 'Z')
-            c = 'v';
-        if (cli_common_option(c, optarg))
-            continue;
-        if (c == 'h') {
-            usage(stdout);
-            return 0;
+    /* Options may come before IMAGE and between IMAGE and COMMAND (`runroot IMG -m 100M bash`):
+     * the first non-option after IMAGE starts the command, and `--` ends the options. */
+    for (int pass = 0; pass < 2; pass++) {
+        while ((c = getopt_long(argc, argv, "+:he:w:u:v:m:tq", options, NULL)) != -1) {
+            struct rs_err err = RS_ERR_INIT;
+            if (c == 'v')
+                c = 'V';
+            if (c == 'Z')
+                c = 'v';
+            if (cli_common_option(c, optarg))
+                continue;
+            if (c == 'h') {
+                usage(stdout);
+                return 0;
+            }
+            if (c == '?' || c == ':')
+                return cli_getopt_error(c, argv);
+            if (parse_one(a, c, optarg, &err) < 0) {
+                int r = cli_usage_error("%s", err.msg ? err.msg : "invalid option");
+                rs_err_release(&err);
+                return r;
+            }
         }
-        if (c == '?' || c == ':')
-            return cli_getopt_error(c, argv);
-        if (parse_one(a, c, optarg, &err) < 0) {
-            int r = cli_usage_error("%s", err.msg ? err.msg : "invalid option");
-            rs_err_release(&err);
-            return r;
+        if (pass == 0) {
+            if (optind >= argc)
+                return cli_usage_error("no image given");
+            a->image = xstrdup(argv[optind++]);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("no image given");
-    a->image = xstrdup(argv[optind]);
-    if (optind + 1 < argc)
-        a->command = strv_copy(argv + optind + 1);
+    if (optind < argc)
+        a->command = strv_copy(argv + optind);
     return 1;
 }
 
