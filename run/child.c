@@ -22,10 +22,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <seccomp.h>
 #include <sys/capability.h>
 
 #include "common/cleanup.h"
+#include "run/seccomp.h"
 
 extern char **environ;
 
@@ -163,108 +163,6 @@ static int set_creds_and_caps(const struct plan *p, struct child_msg *m)
     return 0;
 }
 
-/* Docker's default profile as a denylist: what it leaves out of its allowlist for a
- * container without CAP_SYS_ADMIN. Other ABIs (i386, x32) hit libseccomp's bad-arch action
- * and are killed, so the list cannot be bypassed through int 0x80. */
-static const char *const denied_syscalls[] = {
-    "acct",
-    "add_key",
-    "bpf",
-    "clock_adjtime",
-    "clock_settime",
-    "create_module",
-    "delete_module",
-    "finit_module",
-    "fsconfig",
-    "fsmount",
-    "fsopen",
-    "fspick",
-    "get_kernel_syms",
-    "get_mempolicy",
-    "init_module",
-    "io_uring_enter",
-    "io_uring_register",
-    "io_uring_setup",
-    "ioperm",
-    "iopl",
-    "kcmp",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "lookup_dcookie",
-    "mbind",
-    "mount",
-    "mount_setattr",
-    "move_mount",
-    "move_pages",
-    "name_to_handle_at",
-    "nfsservctl",
-    "open_by_handle_at",
-    "open_tree",
-    "perf_event_open",
-    "pivot_root",
-    "query_module",
-    "quotactl",
-    "quotactl_fd",
-    "reboot",
-    "request_key",
-    "set_mempolicy",
-    "setns",
-    "settimeofday",
-    "stime",
-    "swapoff",
-    "swapon",
-    "syslog",
-    "_sysctl",
-    "umount",
-    "umount2",
-    "unshare",
-    "uselib",
-    "userfaultfd",
-    "ustat",
-    "vm86",
-    "vm86old",
-    "fanotify_init",
-    "lookup_dcookie",
-};
-
-static int load_seccomp(const struct plan *p, struct child_msg *m)
-{
-    static const unsigned long ns_flags[] = { CLONE_NEWNS,     CLONE_NEWUTS, CLONE_NEWIPC,
-                                              CLONE_NEWUSER,   CLONE_NEWPID, CLONE_NEWNET,
-                                              CLONE_NEWCGROUP, CLONE_NEWTIME };
-    static const unsigned long tty_ioctls[] = { TIOCSTI, TIOCLINUX };
-    bool sys_admin = p->caps & (1ULL << CAP_SYS_ADMIN);
-    scmp_filter_ctx ctx;
-    int r = 0;
-
-    ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!ctx)
-        return fail(m, ENOMEM, "cannot create the seccomp filter");
-    for (size_t i = 0; i < ELEMENTSOF(denied_syscalls) && r >= 0 && !sys_admin; i++) {
-        int nr = seccomp_syscall_resolve_name(denied_syscalls[i]);
-        if (nr == __NR_SCMP_ERROR || nr < 0)
-            continue; /* not a syscall on this architecture */
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-    }
-    for (size_t i = 0; i < ELEMENTSOF(ns_flags) && r >= 0 && !sys_admin; i++)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                             SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
-    /* clone3's flags live in memory a filter cannot read: make libc fall back to clone. */
-    if (r >= 0 && !sys_admin)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-    /* Keystroke injection into a terminal (CVE-2017-5226), whatever the caps. */
-    for (size_t i = 0; i < ELEMENTSOF(tty_ioctls) && r >= 0; i++)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, tty_ioctls[i]));
-    if (r >= 0)
-        r = seccomp_load(ctx);
-    seccomp_release(ctx);
-    if (r < 0)
-        return fail(m, -r, "cannot load the seccomp filter");
-    return 0;
-}
-
 static const int forwarded_signals[] = { SIGINT,  SIGTERM, SIGHUP,   SIGQUIT,
                                          SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
 
@@ -356,7 +254,7 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
         fail(m, errno, "cannot mark fds close-on-exec");
         return;
     }
-    if (!o->no_seccomp && load_seccomp(p, m) < 0)
+    if (!o->no_seccomp && run_seccomp_load(p, m) < 0)
         return;
     if (o->init) {
         pid_t child = fork();
@@ -365,7 +263,13 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
             return;
         }
         if (child > 0) {
-            (void)close(sync_fd);
+            /* The reaper never execs, so close-on-exec does nothing for it: close everything
+             * it inherited from runroot (the store's fds, the sync socket, the cgroup and
+             * kmsg fds) for real, and the command's stdio, which only the command holds. */
+            if (close_range(3, ~0U, 0) < 0) {
+                (void)kill(child, SIGKILL);
+                _exit(125);
+            }
             (void)close(0);
             (void)close(1);
             (void)close(2);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@
 #include "common/xalloc.h"
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+/* How long a container may take to exit after the host's terminal hung up. */
+enum { HANGUP_GRACE_MS = 2000 };
 
 static pid_t clone_child(int flags, int cgroup_fd, bool *ret_into)
 {
@@ -220,9 +224,41 @@ static void watch_kmsg(struct supervisor *s)
     }
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The host's terminal hung up (its reads end, writes fail with EIO). Forwarding SIGHUP is not
+ * enough: a shell that is PID 1 of its namespace ignores signals it has no handler for. So do
+ * what a hang-up does to a session: close the pty master, which hangs up the container's
+ * terminal (its shell reads EOF/EIO and exits, its foreground job gets SIGHUP from the
+ * kernel), and give it HANGUP_GRACE_MS to finish before it is killed. */
+static void hang_up(struct supervisor *s, int64_t *deadline)
+{
+    if (*deadline)
+        return;
+    log_debug("the terminal hung up: closing the container's terminal");
+    s->master = safe_close(s->master);
+    *deadline = now_ms() + HANGUP_GRACE_MS;
+}
+
+/* After a hang-up every ioctl on the terminal fails with EIO (a pipe that closed gives EPIPE on
+ * write and ENOTTY here: not a hang-up). */
+static bool host_tty_gone(const struct supervisor *s, int fd)
+{
+    struct termios t;
+
+    return s->raw && tcgetattr(fd, &t) < 0 && errno == EIO;
+}
+
 static void supervise(struct supervisor *s)
 {
     bool in_open = s->master >= 0, out_open = s->master >= 0;
+    int64_t deadline = 0; /* when to kill the container after a hang-up, or 0 */
 
     if (s->master >= 0)
         (void)fcntl(s->master, F_SETFL, fcntl(s->master, F_GETFL) | O_NONBLOCK);
@@ -233,16 +269,33 @@ static void supervise(struct supervisor *s)
             { .fd = out_open ? s->master : -1, .events = POLLIN },
             { .fd = s->kmsg, .events = POLLIN },
         };
-        if (poll(pfd, 4, -1) < 0 && errno != EINTR)
+        int timeout = -1;
+        if (deadline) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0) {
+                log_debug("the container did not exit after the hang-up: killing it");
+                (void)kill(s->pid, SIGKILL);
+                deadline = 0;
+                continue;
+            }
+            timeout = (int)left;
+        }
+        if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
             break;
         if (pfd[3].revents & POLLIN)
             watch_kmsg(s);
         if (pfd[0].revents & POLLIN)
             handle_signals(s);
-        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR) && !pump(STDIN_FILENO, s->master))
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR) && !pump(STDIN_FILENO, s->master)) {
             in_open = false;
-        if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR) && !pump(s->master, STDOUT_FILENO))
+            if (host_tty_gone(s, STDIN_FILENO))
+                hang_up(s, &deadline), out_open = false;
+        }
+        if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR) && !pump(s->master, STDOUT_FILENO)) {
             out_open = false;
+            if (host_tty_gone(s, STDOUT_FILENO))
+                hang_up(s, &deadline), in_open = false;
+        }
     }
     /* Drain what the command wrote just before it exited. */
     while (out_open && pump(s->master, STDOUT_FILENO)) {

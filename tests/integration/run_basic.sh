@@ -25,7 +25,7 @@ IMG=tiny
 export IMG R
 rr() { runroot "$@" </dev/null; }
 
-plan 34
+plan 35
 check "the command is PID 1" sh -c '[ "$(runroot $IMG sh -c "echo \$\$" </dev/null)" = 1 ]'
 out=$(rr $IMG ps -o pid,comm)
 check "ps shows only the container's processes" sh -c '[ "$(printf "%s\n" "$1" | wc -l)" -eq 2 ]' _ "$out"
@@ -67,5 +67,20 @@ expect_fail 125 "^runroot: error: cannot change to the working directory '/nonex
 check "--init: PID 1 is the init and the command runs as 2" sh -c '[ "$(runroot --init $IMG sh -c "echo \$\$" </dev/null)" = 2 ]'
 check "--init passes the exit status through" sh -c 'runroot --init $IMG sh -c "exit 7" </dev/null; [ $? -eq 7 ]'
 check "a signal to runroot reaches the command" sh -c 'runroot --init $IMG sleep 30 </dev/null & p=$!; sleep 0.5; kill -TERM $p; wait $p; [ $? -eq 143 ]'
+# The reaper never execs: it must not keep runroot's fds (the store, the sync socket...).
+init_fds() {
+    runroot --init $IMG sleep 617 </dev/null & p=$!
+    for ((i = 0; i < 300; i++)); do pgrep -f '^sleep 617$' >/dev/null && break; sleep 0.1; done
+    init=$(pgrep -P $p)
+    # Wait (bounded) for it to close them: it does so right after forking the command.
+    for ((i = 0; i < 50; i++)); do
+        n=$(ls /proc/$init/fd 2>/dev/null | wc -l)
+        [ "$n" -eq 0 ] && break
+        sleep 0.1
+    done
+    kill -TERM $p; wait $p
+    echo "$n"
+}
+check "--init: the reaper holds no fd (runroot's fds are closed, not only close-on-exec)" [ "$(init_fds)" = 0 ]
 check "with -t the command gets a pty of its own" sh -c 'runroot -t $IMG sh -c "tty; test -t 0" </dev/null 2>/dev/null | grep -q "^/dev/pts/0"'
 done_testing

@@ -56,7 +56,7 @@ wait_sleeping() {
     return 1
 }
 
-plan 9
+plan 10
 # Each command prints a marker computed by the shell, so the typed line never matches it.
 type_line 'echo "PID=$((0+$$))"'
 check "the shell is PID 1 in the container" wait_for '^PID=1$'
@@ -86,4 +86,26 @@ check "and it is gone" wait_for '^SLEEPS=0$'
 type_line 'exit 3'
 for ((i = 0; i < 300; i++)); do [ -s "$T/exit" ] && break; sleep 0.1; done
 check "exit status comes back through the terminal session" [ "$(cat "$T/exit" 2>/dev/null)" = EXIT=3 ]
+
+# The host's terminal hangs up (the tmux session is killed) while the container's PID 1
+# ignores SIGHUP and never reads its terminal: runroot closes the container's terminal and,
+# after a grace period, kills it, instead of running on forever.
+"${TM[@]}" new-session -d -s hup -x 80 -y 24 \
+    "env ROOTSTOCK_ROOT='$ROOTSTOCK_ROOT' '$RS_BIN_DIR/runroot' --hostname hup617 tiny sh -c 'trap \"\" HUP; while :; do sleep 1; done'"
+hup_pid=""
+for ((i = 0; i < 300; i++)); do
+    for p in $(pgrep -x runroot); do grep -qa hup617 "/proc/$p/cmdline" 2>/dev/null && hup_pid=$p; done
+    [ -n "$hup_pid" ] && pgrep -f '^sleep 1$' >/dev/null && break
+    sleep 0.1
+done
+"${TM[@]}" kill-session -t hup
+# A bound for a hung test, not a timing assertion: the grace period is 2 s.
+for ((i = 0; i < 300; i++)); do
+    [ -n "$hup_pid" ] && kill -0 "$hup_pid" 2>/dev/null || break
+    sleep 0.1
+done
+check "a hang-up of the host terminal ends runroot even if PID 1 ignores SIGHUP" \
+    sh -c '[ -n "$0" ] && ! kill -0 "$0" 2>/dev/null' "$hup_pid"
+# If it is still there: kill the container, so that runroot cleans up (cgroup) and exits.
+[ -n "$hup_pid" ] && pkill -KILL -P "$hup_pid" 2>/dev/null
 done_testing
