@@ -263,7 +263,13 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
             return;
         }
         if (child > 0) {
-            (void)close(sync_fd);
+            /* The reaper never execs, so close-on-exec does nothing for it: close everything
+             * it inherited from runroot (the store's fds, the sync socket, the cgroup and
+             * kmsg fds) for real, and the command's stdio, which only the command holds. */
+            if (close_range(3, ~0U, 0) < 0) {
+                (void)kill(child, SIGKILL);
+                _exit(125);
+            }
             (void)close(0);
             (void)close(1);
             (void)close(2);
