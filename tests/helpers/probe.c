@@ -3,19 +3,28 @@
  *   probe pid | hostname | cgroup | caps | fds | ifaces | uidmap | mountinfo
  *   probe try-mount | try-write FILE | try-kill PID | try-open PATH | try-ptrace PID
  *   probe hog MIB | forks N | spin MS
+ *   probe syscall NAME [ARG...] | syscall32 NR [ARG...] | nested-seccomp
  * "try-*" print "denied: <errno>" and exit 0 when the action fails, "ALLOWED" and exit 1 when
- * it works. */
+ * it works. "syscall" makes one raw syscall (up to 6 integer arguments, any base) and prints
+ * "ok RET" or "errno ENAME", to tell a seccomp refusal from the kernel's own answer; "syscall32"
+ * does the same through the i386 ABI (int 0x80); "nested-seccomp" installs a filter of its own,
+ * as apt's methods do, and checks it works. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,6 +125,108 @@ static int spin(long ms)
     return 0;
 }
 
+/* The syscalls the seccomp tests ask about; nothing that could harm the host if allowed. */
+static const struct {
+    const char *name;
+    long nr;
+} syscalls[] = {
+    { "getpid", SYS_getpid },
+    { "keyctl", SYS_keyctl },
+    { "add_key", SYS_add_key },
+    { "request_key", SYS_request_key },
+    { "userfaultfd", SYS_userfaultfd },
+    { "io_uring_setup", SYS_io_uring_setup },
+    { "mount", SYS_mount },
+    { "umount2", SYS_umount2 },
+    { "unshare", SYS_unshare },
+    { "setns", SYS_setns },
+    { "clone3", SYS_clone3 },
+    { "ptrace", SYS_ptrace },
+    { "process_vm_readv", SYS_process_vm_readv },
+    { "personality", SYS_personality },
+    { "socket", SYS_socket },
+    { "ioctl", SYS_ioctl },
+    { "chroot", SYS_chroot },
+    { "sethostname", SYS_sethostname },
+    { "syslog", SYS_syslog },
+    { "bpf", SYS_bpf },
+};
+
+static int report(long ret)
+{
+    if (ret < 0 && ret > -4096)
+        printf("errno %s\n", strerrorname_np((int)-ret));
+    else
+        printf("ok %ld\n", ret);
+    return 0;
+}
+
+static int raw_syscall(int argc, char *argv[])
+{
+    long a[6] = { 0 }, nr = -1, ret;
+
+    for (size_t i = 0; i < sizeof(syscalls) / sizeof(syscalls[0]); i++)
+        if (!strcmp(syscalls[i].name, argv[2]))
+            nr = syscalls[i].nr;
+    if (nr < 0) {
+        fprintf(stderr, "probe: unknown syscall '%s'\n", argv[2]);
+        return 2;
+    }
+    for (int i = 3; i < argc && i < 9; i++)
+        a[i - 3] = (long)strtoull(argv[i], NULL, 0);
+    ret = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return report(ret < 0 ? -errno : ret);
+}
+
+/* Through int 0x80: the i386 ABI's numbers, 32-bit arguments; the kernel returns -errno. */
+static int syscall32(int argc, char *argv[])
+{
+#if defined(__x86_64__)
+    unsigned long a[3] = { 0 };
+    long ret;
+    long nr = strtol(argv[2], NULL, 0);
+
+    for (int i = 3; i < argc && i < 6; i++)
+        a[i - 3] = strtoul(argv[i], NULL, 0);
+    __asm__ volatile("int $0x80"
+                     : "=a"(ret)
+                     : "a"(nr), "b"(a[0]), "c"(a[1]), "d"(a[2])
+                     : "memory", "r8", "r9", "r10", "r11");
+    return report((long)(int)ret);
+#else
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "probe: syscall32 needs x86_64\n");
+    return 2;
+#endif
+}
+
+/* What apt's methods do (APT::Sandbox::Seccomp): a filter on top of runroot's. getppid fails
+ * with EACCES under it. */
+static int nested_seccomp(void)
+{
+    struct sock_filter insns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) {
+        printf("cannot install a filter: %s\n", strerrorname_np(errno));
+        return 1;
+    }
+    long r = syscall(SYS_getppid);
+    if (r >= 0 || errno != EACCES) {
+        printf("the nested filter does not work: %ld %s\n", r, strerrorname_np(errno));
+        return 1;
+    }
+    printf("nested filter ok\n");
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -154,6 +265,12 @@ int main(int argc, char *argv[])
         return denied(arg, kill((pid_t)strtol(arg, NULL, 10), 0) == 0);
     } else if (!strcmp(cmd, "try-ptrace")) {
         return denied(arg, ptrace(PTRACE_ATTACH, (pid_t)strtol(arg, NULL, 10), 0, 0) == 0);
+    } else if (!strcmp(cmd, "syscall") && argc > 2) {
+        return raw_syscall(argc, argv);
+    } else if (!strcmp(cmd, "syscall32") && argc > 2) {
+        return syscall32(argc, argv);
+    } else if (!strcmp(cmd, "nested-seccomp")) {
+        return nested_seccomp();
     } else if (!strcmp(cmd, "hog")) {
         return hog(strtol(arg, NULL, 10));
     } else if (!strcmp(cmd, "forks")) {
@@ -163,7 +280,8 @@ int main(int argc, char *argv[])
     } else {
         fprintf(stderr, "usage: probe pid|hostname|cgroup|caps|fds|ifaces|uidmap|mountinfo|"
                         "try-mount|try-write F|try-open P|try-kill PID|try-ptrace PID|hog MIB|"
-                        "forks N|spin MS\n");
+                        "forks N|spin MS|syscall NAME [ARG...]|syscall32 NR [ARG...]|"
+                        "nested-seccomp\n");
         return 2;
     }
     return 0;
