@@ -1,6 +1,8 @@
 #pragma once
 /* Pieces of image/ shared between its files and with tests/unit/test_oci.c; not an API. */
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,8 +13,14 @@
 struct archive;
 struct ZSTD_CCtx_s;
 
+#define OCI_SINK_SLOTS     4
+#define OCI_SINK_SLOT_SIZE (1 << 20)
+
 /* A layer stream sink: bytes in are hashed (diffID), compressed, hashed again (digest) and
- * written to out_fd. */
+ * written to out_fd. That work runs on a thread of its own: oci_sink_write() only copies into
+ * a ring of slots, so producing the tar and compressing it overlap. The bytes and hashes are
+ * those of a single-threaded sink (zstd's multithreaded output does not depend on how its
+ * input is cut). */
 struct oci_sink {
     int out_fd;
     enum oci_compression comp;
@@ -21,7 +29,17 @@ struct oci_sink {
     struct archive *gz;
     char *zbuf;
     uint64_t size, tar_size;
-    int error; /* first write error (-errno), sticky */
+    int error; /* first write error (-errno), sticky; atomic */
+
+    pthread_t thread;
+    bool running, sync_ready;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    char *slots[OCI_SINK_SLOTS];
+    size_t slot_len[OCI_SINK_SLOTS];
+    uint64_t produced, consumed; /* slot counters; slot i is slots[i % OCI_SINK_SLOTS] */
+    size_t fill;                 /* bytes in the slot being filled (slots[produced % …]) */
+    bool closing;                /* no more input: finish the stream */
 };
 
 int oci_sink_init(struct oci_sink *s, int out_fd, enum oci_compression comp, int level,

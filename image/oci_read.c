@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -611,13 +612,33 @@ out:
 
 /* ---- unpack ---- */
 
+/* A layer streams through two threads: the reader (blob member -> sha256 digest -> decompress
+ * -> sha256 diffID, the CPU-bound half) fills a ring of buffers that the extractor (tar parse
+ * and the file system calls) drains, so the two halves overlap on two CPUs. The ring hands
+ * over whole buffers: no copy, and the bytes (hence both hashes) are the same as read in one
+ * thread. */
+#define RING_SLOTS 4
+
+struct ring_slot {
+    char *data;
+    size_t len;
+};
+
 struct stream {
     struct archive *outer; /* member data comes from here (NULL: raw reads the fd itself) */
-    struct archive *raw;   /* decompressor */
+    struct archive *raw;   /* decompressor; the reader thread's once started */
     struct rs_sha256 digest, diff;
     uint64_t blob_bytes, tar_bytes, max_bytes;
-    char *blob_buf, *tar_buf;
+    char *blob_buf;
     int limit; /* -EFBIG once a bound was hit */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct ring_slot slots[RING_SLOTS];
+    uint64_t produced, consumed, released; /* slot counters; slot i is slots[i % RING_SLOTS] */
+    bool eof, cancel;
+    int error;       /* the reader's failure: -errno */
+    char *error_msg; /* owned */
 };
 
 static la_ssize_t blob_read_cb(struct archive *a, void *ud, const void **buf)
@@ -635,24 +656,105 @@ static la_ssize_t blob_read_cb(struct archive *a, void *ud, const void **buf)
     return n;
 }
 
+/* Reader thread: fill slots until the decompressed stream ends, then read the rest of the blob
+ * member so that the digest covers all of it. */
+static void *reader_main(void *ud)
+{
+    struct stream *st = ud;
+    int error = 0;
+    char *msg = NULL;
+
+    for (;;) {
+        pthread_mutex_lock(&st->mu);
+        while (!st->cancel && st->produced >= st->released + RING_SLOTS)
+            pthread_cond_wait(&st->cond, &st->mu);
+        bool cancel = st->cancel;
+        pthread_mutex_unlock(&st->mu);
+        if (cancel)
+            return NULL;
+        struct ring_slot *slot = &st->slots[st->produced % RING_SLOTS];
+        la_ssize_t n = archive_read_data(st->raw, slot->data, READ_BLOCK);
+        if (n < 0) {
+            error = -EBADMSG;
+            msg = xstrdup(archive_error_string(st->raw) ? archive_error_string(st->raw)
+                                                        : "decompression failed");
+            break;
+        }
+        if (n == 0)
+            break;
+        rs_sha256_update(&st->diff, slot->data, (size_t)n);
+        st->tar_bytes += (uint64_t)n;
+        if (st->tar_bytes > st->max_bytes || (st->outer && st->tar_bytes > RATIO_FREE &&
+                                              st->tar_bytes / RATIO_MAX > st->blob_bytes)) {
+            error = st->limit = -EFBIG;
+            msg = xstrdup("decompression limit reached");
+            break;
+        }
+        slot->len = (size_t)n;
+        pthread_mutex_lock(&st->mu);
+        st->produced++;
+        pthread_cond_broadcast(&st->cond);
+        pthread_mutex_unlock(&st->mu);
+    }
+    while (!error && st->outer) {
+        const void *buf;
+        la_ssize_t n = blob_read_cb(st->raw, st, &buf);
+        if (n < 0) {
+            error = -EBADMSG;
+            msg = xstrdup(archive_error_string(st->outer) ? archive_error_string(st->outer)
+                                                          : "read error");
+        }
+        if (n <= 0)
+            break;
+    }
+    pthread_mutex_lock(&st->mu);
+    st->eof = true;
+    st->error = error;
+    st->error_msg = msg;
+    pthread_cond_broadcast(&st->cond);
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+/* The next filled slot (the previous one is given back), 0 at the end, -errno on failure. */
+static la_ssize_t ring_take(struct stream *st, const void **buf)
+{
+    pthread_mutex_lock(&st->mu);
+    st->released = st->consumed;
+    pthread_cond_broadcast(&st->cond);
+    while (st->consumed == st->produced && !st->eof)
+        pthread_cond_wait(&st->cond, &st->mu);
+    la_ssize_t n = 0;
+    if (st->consumed < st->produced) {
+        struct ring_slot *slot = &st->slots[st->consumed % RING_SLOTS];
+        *buf = slot->data;
+        n = (la_ssize_t)slot->len;
+        st->consumed++;
+    } else if (st->error) {
+        n = st->error;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
 static la_ssize_t tar_read_cb(struct archive *a, void *ud, const void **buf)
 {
     struct stream *st = ud;
-    la_ssize_t n = archive_read_data(st->raw, st->tar_buf, READ_BLOCK);
+    la_ssize_t n = ring_take(st, buf);
     if (n < 0) {
-        archive_set_error(a, EBADMSG, "%s", archive_error_string(st->raw));
+        archive_set_error(a, n == -EFBIG ? EFBIG : EBADMSG, "%s", st->error_msg);
         return -1;
     }
-    rs_sha256_update(&st->diff, st->tar_buf, (size_t)n);
-    st->tar_bytes += (uint64_t)n;
-    if (st->tar_bytes > st->max_bytes ||
-        (st->outer && st->tar_bytes > RATIO_FREE && st->tar_bytes / RATIO_MAX > st->blob_bytes)) {
-        st->limit = -EFBIG;
-        archive_set_error(a, EFBIG, "decompression limit reached");
-        return -1;
-    }
-    *buf = st->tar_buf;
     return n;
+}
+
+static void reader_stop(struct stream *st, pthread_t thread)
+{
+    pthread_mutex_lock(&st->mu);
+    st->cancel = true;
+    pthread_cond_broadcast(&st->cond);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(thread, NULL);
 }
 
 static int unpack_one(int fd, struct archive *outer, struct oci_archive_layer *l, size_t index,
@@ -662,12 +764,17 @@ static int unpack_one(int fd, struct archive *outer, struct oci_archive_layer *l
         .outer = outer,
         .max_bytes = opts->max_bytes ? opts->max_bytes : OCI_DEFAULT_MAX_BYTES,
         .blob_buf = xmalloc(READ_BLOCK),
-        .tar_buf = xmalloc(READ_BLOCK),
     };
     struct archive *tar = NULL;
     char got[RS_SHA256_HEX_LEN + 1];
+    pthread_t thread;
+    bool running = false;
     int r;
 
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.cond, NULL);
+    for (size_t i = 0; i < RING_SLOTS; i++)
+        st.slots[i].data = xmalloc(READ_BLOCK);
     rs_sha256_init(&st.digest);
     rs_sha256_init(&st.diff);
     if (outer) {
@@ -686,6 +793,12 @@ static int unpack_one(int fd, struct archive *outer, struct oci_archive_layer *l
     }
     if (r < 0)
         goto out;
+    r = -pthread_create(&thread, NULL, reader_main, &st);
+    if (r < 0) {
+        r = rs_err_set(err, r, "layer %zu: cannot start the reader thread", index);
+        goto out;
+    }
+    running = true;
     tar = archive_read_new();
     archive_read_support_format_tar(tar);
     if (archive_read_open(tar, &st, NULL, tar_read_cb, NULL) != ARCHIVE_OK) {
@@ -707,28 +820,19 @@ static int unpack_one(int fd, struct archive *outer, struct oci_archive_layer *l
         goto out;
     }
     /* The diffID covers every decompressed byte, padding after the end-of-archive included,
-     * and the digest every byte of the member. */
+     * and the digest every byte of the member: let the reader finish. */
     for (;;) {
         const void *buf;
-        la_ssize_t n = tar_read_cb(tar, &st, &buf);
+        la_ssize_t n = ring_take(&st, &buf);
         if (n < 0) {
-            r = rs_err_msg(err, st.limit ? st.limit : -EBADMSG, "layer %zu: %s", index,
-                           archive_error_string(tar));
+            r = rs_err_msg(err, (int)n, "layer %zu: %s", index, st.error_msg);
             goto out;
         }
         if (n == 0)
             break;
     }
-    while (outer) {
-        const void *buf;
-        la_ssize_t n = blob_read_cb(st.raw, &st, &buf);
-        if (n < 0) {
-            r = rs_err_msg(err, -EBADMSG, "layer %zu: %s", index, archive_error_string(outer));
-            goto out;
-        }
-        if (n == 0)
-            break;
-    }
+    pthread_join(thread, NULL);
+    running = false;
     if (outer) {
         rs_sha256_final(&st.digest, got);
         if (st.blob_bytes != l->size) {
@@ -756,6 +860,8 @@ static int unpack_one(int fd, struct archive *outer, struct oci_archive_layer *l
     }
     r = 0;
 out:
+    if (running)
+        reader_stop(&st, thread);
     if (tar)
         archive_read_free(tar);
     if (st.raw)
@@ -763,7 +869,11 @@ out:
     rs_sha256_release(&st.digest);
     rs_sha256_release(&st.diff);
     free(st.blob_buf);
-    free(st.tar_buf);
+    for (size_t i = 0; i < RING_SLOTS; i++)
+        free(st.slots[i].data);
+    free(st.error_msg);
+    pthread_cond_destroy(&st.cond);
+    pthread_mutex_destroy(&st.mu);
     return r;
 }
 

@@ -26,6 +26,8 @@
 #define WH_OPAQUE ".wh..wh..opq"
 #define WH_META   ".wh..wh."
 
+#define DIR_STACK_MAX 64
+
 /* A set of paths, for duplicate detection: open addressing, FNV-1a. */
 struct pathset {
     char **slots;
@@ -90,9 +92,15 @@ struct xstate {
     size_t max_path_len;
     struct pathset seen;
     uint64_t n_entries, n_bytes;
-    /* The parent directory of the previous entry: consecutive entries mostly share it. */
+    /* The parent directory of the previous entry, as one O_PATH fd per path component
+     * (dir_fds[i] is the first i+1 components of dir_path): consecutive entries mostly share
+     * the parent, and a sorted archive moves to a sibling or a child, which costs one openat
+     * instead of a walk from the root. Components past DIR_STACK_MAX are not kept; deep_fd is
+     * then the parent itself. */
     char *dir_path;
-    int dir_fd;
+    int dir_fds[DIR_STACK_MAX];
+    size_t n_dir_fds;
+    int deep_fd;
     bool dir_stale;
     struct dirtime *dirs;
     size_t n_dirs, alloc_dirs;
@@ -102,14 +110,50 @@ static void xstate_release(struct xstate *x)
 {
     pathset_release(&x->seen);
     free(x->dir_path);
-    safe_close(x->dir_fd);
+    for (size_t i = 0; i < x->n_dir_fds; i++)
+        safe_close(x->dir_fds[i]);
+    safe_close(x->deep_fd);
     for (size_t i = 0; i < x->n_dirs; i++)
         free(x->dirs[i].path);
     free(x->dirs);
 }
 
-/* Open (creating when `create`) the directory rel under root as an O_PATH fd. Returns the
- * fd or -errno with err filled naming `entry`. */
+/* Open (creating when `create`) the component comp of rel, which ends at comp_end, below the
+ * directory cur, as an O_PATH fd. A symlink there is refused or, with
+ * OCI_EXTRACT_FOLLOW_SYMLINKS, resolved inside root. Returns the fd or -errno with err filled
+ * naming `entry`. */
+static int open_component(struct xstate *x, int cur, const char *comp, const char *rel,
+                          size_t comp_end, bool create, const char *entry, struct rs_err *err)
+{
+    int fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+        if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
+            return rs_err_set(err, -errno, "entry '%s': cannot create directory '%s'", entry, comp);
+        fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+        struct stat st;
+        _cleanup_free_ char *prefix = xstrndup(rel, comp_end);
+        if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+            if (!(x->flags & OCI_EXTRACT_FOLLOW_SYMLINKS))
+                return rs_err_msg(err, -ELOOP, "entry '%s' goes through the symlink '%s'", entry,
+                                  prefix);
+            /* Resolved as the container sees it: absolute targets and ".." stay in root. */
+            fd = rs_open_in_root(x->root_fd, prefix, O_PATH | O_DIRECTORY, 0);
+            if (fd < 0)
+                return rs_err_set(err, fd, "entry '%s': cannot follow the symlink '%s'", entry,
+                                  prefix);
+            return fd;
+        }
+        return rs_err_msg(err, -ENOTDIR, "entry '%s': '%s' is not a directory", entry, prefix);
+    }
+    if (fd < 0)
+        return rs_err_set(err, -errno, "entry '%s': cannot open directory '%s'", entry, comp);
+    return fd;
+}
+
+/* Open (creating when `create`) the directory rel under root as an O_PATH fd, from the root
+ * one component at a time. Returns the fd or -errno with err filled naming `entry`. */
 static int open_dir_in_root(struct xstate *x, const char *rel, bool create, const char *entry,
                             struct rs_err *err)
 {
@@ -120,53 +164,97 @@ static int open_dir_in_root(struct xstate *x, const char *rel, bool create, cons
     if (cur < 0)
         return rs_err_set(err, -errno, "cannot duplicate the root fd");
     for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-        int fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT && create) {
-            if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
-                return rs_err_set(err, -errno, "entry '%s': cannot create directory '%s'", entry,
-                                  comp);
-            fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        }
-        if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
-            struct stat st;
-            size_t prefix_len = (size_t)(comp - copy) + strlen(comp);
-            _cleanup_free_ char *prefix = xstrndup(rel, prefix_len);
-            if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-                if (!(x->flags & OCI_EXTRACT_FOLLOW_SYMLINKS))
-                    return rs_err_msg(err, -ELOOP, "entry '%s' goes through the symlink '%s'",
-                                      entry, prefix);
-                /* Resolved as the container sees it: absolute targets and ".." stay in root. */
-                fd = rs_open_in_root(x->root_fd, prefix, O_PATH | O_DIRECTORY, 0);
-                if (fd < 0)
-                    return rs_err_set(err, fd, "entry '%s': cannot follow the symlink '%s'", entry,
-                                      prefix);
-            } else {
-                return rs_err_msg(err, -ENOTDIR, "entry '%s': '%s' is not a directory", entry,
-                                  prefix);
-            }
-        }
+        int fd = open_component(x, cur, comp, rel, (size_t)(comp - copy) + strlen(comp), create,
+                                entry, err);
         if (fd < 0)
-            return rs_err_set(err, -errno, "entry '%s': cannot open directory '%s'", entry, comp);
+            return fd;
         safe_close(cur);
         cur = fd;
     }
     return TAKE_FD(cur);
 }
 
-/* The parent directory of an entry, from the one-entry cache when possible (borrowed fd). */
+static void dir_cache_drop(struct xstate *x, size_t keep)
+{
+    while (x->n_dir_fds > keep) {
+        x->n_dir_fds--;
+        x->dir_fds[x->n_dir_fds] = safe_close(x->dir_fds[x->n_dir_fds]);
+    }
+    x->deep_fd = safe_close(x->deep_fd);
+    if (keep == 0) {
+        free(x->dir_path);
+        x->dir_path = NULL;
+    }
+}
+
+/* The length of the longest common prefix of a and b that ends at a component boundary of
+ * both, and how many components it has. */
+static size_t common_components(const char *a, const char *b, size_t *ret_n)
+{
+    size_t len = 0, n = 0, i = 0;
+    for (;; i++) {
+        bool ea = a[i] == '\0' || a[i] == '/', eb = b[i] == '\0' || b[i] == '/';
+        if (ea && eb && i > 0) {
+            len = i;
+            n++;
+        }
+        if (a[i] != b[i] || a[i] == '\0')
+            break;
+    }
+    *ret_n = n;
+    return len;
+}
+
+/* The parent directory of an entry (borrowed fd), reusing the cached components it shares
+ * with the previous entry's parent.
+ *
+ * Why the cache is safe: every cached fd is a directory reached component by component with
+ * O_NOFOLLOW (or a symlink resolved inside root, with OCI_EXTRACT_FOLLOW_SYMLINKS). The
+ * extractor never removes or renames a directory, so a cached directory stays what its path
+ * names; whenever it unlinks anything (which could be a symlink that was followed) the cache is
+ * dropped (parent_forget). A symlink the archive creates is a new child of the parent, never a
+ * cached component: a later entry below it opens it with O_NOFOLLOW like any other. */
 static int parent_dir(struct xstate *x, const char *parent, const char *entry, struct rs_err *err)
 {
-    if (x->dir_path && !x->dir_stale && strcmp(x->dir_path, parent) == 0)
-        return x->dir_fd;
-    x->dir_stale = false;
-    int fd = open_dir_in_root(x, parent, true, entry, err);
-    if (fd < 0)
-        return fd;
+    if (x->dir_stale) {
+        dir_cache_drop(x, 0);
+        x->dir_stale = false;
+    }
+    if (x->dir_path && strcmp(x->dir_path, parent) == 0)
+        return x->deep_fd >= 0 ? x->deep_fd
+                               : (x->n_dir_fds ? x->dir_fds[x->n_dir_fds - 1] : x->root_fd);
+    size_t n_common = 0;
+    size_t len = x->dir_path ? common_components(x->dir_path, parent, &n_common) : 0;
+    if (n_common > x->n_dir_fds) { /* beyond DIR_STACK_MAX: walk from the deepest kept fd */
+        n_common = x->n_dir_fds;
+        len = 0;
+        for (size_t i = 0; i < n_common; i++)
+            len += strcspn(parent + len + (i ? 1 : 0), "/") + (i ? 1 : 0);
+    }
+    dir_cache_drop(x, n_common);
     free(x->dir_path);
-    safe_close(x->dir_fd);
+    x->dir_path = NULL;
+
+    _cleanup_free_ char *copy = xstrdup(parent);
+    char *save = NULL;
+    int cur = n_common ? x->dir_fds[n_common - 1] : x->root_fd;
+    for (char *comp = strtok_r(copy + len, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+        int fd = open_component(x, cur, comp, parent, (size_t)(comp - copy) + strlen(comp), true,
+                                entry, err);
+        if (fd < 0) {
+            dir_cache_drop(x, 0);
+            return fd;
+        }
+        if (x->n_dir_fds < DIR_STACK_MAX && x->deep_fd < 0) {
+            x->dir_fds[x->n_dir_fds++] = fd;
+        } else {
+            safe_close(x->deep_fd);
+            x->deep_fd = fd;
+        }
+        cur = fd;
+    }
     x->dir_path = xstrdup(parent);
-    x->dir_fd = fd;
-    return fd;
+    return cur;
 }
 
 /* Forget the cached parent before the next entry (its fd stays valid for the current one): a
@@ -344,7 +432,15 @@ static int extract_dir(struct xstate *x, struct archive_entry *e, int dfd, const
                        const char *entry, struct rs_err *err)
 {
     struct stat st;
-    mode_t t = existing_type(dfd, name, &st);
+    mode_t t = 0;
+
+    /* Create first and look only when something is in the way: a fresh layer has nothing. */
+    if (mkdirat(dfd, name, 0700) == 0)
+        t = S_IFDIR;
+    else if (errno != EEXIST)
+        return rs_err_set(err, -errno, "entry '%s': cannot create directory", entry);
+    else
+        t = existing_type(dfd, name, &st);
 
     if (t == S_IFLNK) {
         if (x->flags & OCI_EXTRACT_KEEP_DIR_SYMLINKS) {
@@ -389,14 +485,18 @@ static int extract_file(struct xstate *x, struct archive_entry *e, int dfd, cons
     if (size < 0 || (uint64_t)size > x->max_bytes - x->n_bytes)
         return rs_err_msg(err, -EFBIG, "entry '%s': content exceeds the limit of %" PRIu64 " bytes",
                           entry, x->max_bytes);
-    int r = clear_path(x, dfd, name, entry, err);
-    if (r < 0)
-        return r;
+    /* Create first and look only when something is in the way: a fresh layer has nothing. */
     _cleanup_close_ int fd =
         openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        int r = clear_path(x, dfd, name, entry, err);
+        if (r < 0)
+            return r;
+        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     if (fd < 0)
         return rs_err_set(err, -errno, "entry '%s': cannot create file", entry);
-    r = write_data(x, e, fd, entry, err);
+    int r = write_data(x, e, fd, entry, err);
     if (r < 0)
         return r;
     return apply_meta_fd(x, e, fd, entry, false, err);
@@ -454,12 +554,16 @@ static int extract_symlink(struct xstate *x, struct archive_entry *e, int dfd, c
         return rs_err_msg(err, -EBADMSG, "entry '%s': symlink without a target", entry);
     if (strlen(target) > x->max_path_len)
         return rs_err_msg(err, -ENAMETOOLONG, "entry '%s': symlink target is too long", entry);
-    int r = clear_path(x, dfd, name, entry, err);
-    if (r < 0)
-        return r;
-    if (symlinkat(target, dfd, name) < 0)
-        return rs_err_set(err, -errno, "entry '%s': cannot create symlink", entry);
-    parent_forget(x);
+    /* No parent_forget(): a new symlink is a child of the parent, never a cached component. */
+    if (symlinkat(target, dfd, name) < 0) {
+        if (errno != EEXIST)
+            return rs_err_set(err, -errno, "entry '%s': cannot create symlink", entry);
+        int r = clear_path(x, dfd, name, entry, err);
+        if (r < 0)
+            return r;
+        if (symlinkat(target, dfd, name) < 0)
+            return rs_err_set(err, -errno, "entry '%s': cannot create symlink", entry);
+    }
     return apply_meta_at(x, e, dfd, name, entry, true, err);
 }
 
@@ -472,11 +576,15 @@ static int extract_node(struct xstate *x, struct archive_entry *e, int dfd, cons
             return rs_err_msg(err, -EPERM, "entry '%s': device nodes are not allowed here", entry);
         dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
     }
-    int r = clear_path(x, dfd, name, entry, err);
-    if (r < 0)
-        return r;
-    if (mknodat(dfd, name, type | 0600, dev) < 0)
-        return rs_err_set(err, -errno, "entry '%s': cannot create the node", entry);
+    if (mknodat(dfd, name, type | 0600, dev) < 0) {
+        if (errno != EEXIST)
+            return rs_err_set(err, -errno, "entry '%s': cannot create the node", entry);
+        int r = clear_path(x, dfd, name, entry, err);
+        if (r < 0)
+            return r;
+        if (mknodat(dfd, name, type | 0600, dev) < 0)
+            return rs_err_set(err, -errno, "entry '%s': cannot create the node", entry);
+    }
     return apply_meta_at(x, e, dfd, name, entry, false, err);
 }
 
@@ -604,7 +712,7 @@ int oci_tar_extract(struct archive *in, int root_fd, const struct oci_extract_op
         .max_bytes = opts && opts->max_bytes ? opts->max_bytes : OCI_DEFAULT_MAX_BYTES,
         .max_entries = opts && opts->max_entries ? opts->max_entries : OCI_DEFAULT_MAX_ENTRIES,
         .max_path_len = opts && opts->max_path_len ? opts->max_path_len : OCI_DEFAULT_MAX_PATH_LEN,
-        .dir_fd = -1,
+        .deep_fd = -1,
     };
     int r = 0;
 

@@ -45,6 +45,18 @@ const char *oci_layer_media_type(enum oci_compression c)
 
 /* ---- the compressing, hashing sink ---- */
 
+static int sink_error(struct oci_sink *s)
+{
+    return __atomic_load_n(&s->error, __ATOMIC_ACQUIRE);
+}
+
+static void sink_fail(struct oci_sink *s, int r)
+{
+    int expected = 0;
+    (void)__atomic_compare_exchange_n(&s->error, &expected, r, false, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_ACQUIRE);
+}
+
 static int sink_emit(struct oci_sink *s, const void *buf, size_t len)
 {
     if (len == 0)
@@ -52,8 +64,8 @@ static int sink_emit(struct oci_sink *s, const void *buf, size_t len)
     rs_sha256_update(&s->digest, buf, len);
     s->size += len;
     int r = rs_write_all(s->out_fd, buf, len);
-    if (r < 0 && s->error == 0)
-        s->error = r;
+    if (r < 0)
+        sink_fail(s, r);
     return r;
 }
 
@@ -63,12 +75,115 @@ static la_ssize_t gz_write_cb(struct archive *a, void *ud, const void *buf, size
     return sink_emit(ud, buf, len) < 0 ? -1 : (la_ssize_t)len;
 }
 
+static int zstd_pump(struct oci_sink *s, const void *buf, size_t len, ZSTD_EndDirective mode)
+{
+    ZSTD_inBuffer in = { buf, len, 0 };
+    for (;;) {
+        ZSTD_outBuffer out = { s->zbuf, ZSTD_OUT_SIZE, 0 };
+        size_t left = ZSTD_compressStream2(s->zstd, &out, &in, mode);
+        if (ZSTD_isError(left)) {
+            log_debug("zstd: %s", ZSTD_getErrorName(left));
+            sink_fail(s, -EIO);
+            return -EIO;
+        }
+        if (sink_emit(s, s->zbuf, out.pos) < 0)
+            return sink_error(s);
+        if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
+            return 0;
+    }
+}
+
+/* The sink thread's work on one piece of the tar stream. */
+static int sink_process(struct oci_sink *s, const void *buf, size_t len)
+{
+    rs_sha256_update(&s->diff, buf, len);
+    s->tar_size += len;
+    switch (s->comp) {
+    case OCI_COMPRESS_NONE:
+        return sink_emit(s, buf, len);
+    case OCI_COMPRESS_ZSTD:
+        return zstd_pump(s, buf, len, ZSTD_e_continue);
+    case OCI_COMPRESS_GZIP:
+        if (archive_write_data(s->gz, buf, len) < 0)
+            sink_fail(s, -EIO);
+        return sink_error(s);
+    case _OCI_COMPRESS_MAX:
+        break;
+    }
+    return -EINVAL;
+}
+
+static void sink_end(struct oci_sink *s)
+{
+    if (!sink_error(s) && s->comp == OCI_COMPRESS_ZSTD)
+        (void)zstd_pump(s, NULL, 0, ZSTD_e_end);
+    if (!sink_error(s) && s->comp == OCI_COMPRESS_GZIP && archive_write_close(s->gz) != ARCHIVE_OK)
+        sink_fail(s, -EIO);
+}
+
+/* Take filled slots until closing (then finish the stream) or an error (then only drain). */
+static void *sink_main(void *ud)
+{
+    struct oci_sink *s = ud;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->consumed == s->produced && !s->closing)
+            pthread_cond_wait(&s->cond, &s->mu);
+        if (s->consumed == s->produced)
+            break;
+        size_t i = s->consumed % OCI_SINK_SLOTS;
+        pthread_mutex_unlock(&s->mu);
+        if (!sink_error(s))
+            (void)sink_process(s, s->slots[i], s->slot_len[i]);
+        pthread_mutex_lock(&s->mu);
+        s->consumed++;
+        pthread_cond_broadcast(&s->cond);
+    }
+    pthread_mutex_unlock(&s->mu);
+    sink_end(s);
+    return NULL;
+}
+
+/* Hand the slot being filled to the sink thread; waits while every slot is in flight. */
+static void sink_publish(struct oci_sink *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->slot_len[s->produced % OCI_SINK_SLOTS] = s->fill;
+    s->produced++;
+    s->fill = 0;
+    pthread_cond_broadcast(&s->cond);
+    while (s->produced - s->consumed >= OCI_SINK_SLOTS)
+        pthread_cond_wait(&s->cond, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Stop the thread after what was handed over (and the partial slot when `flush`). */
+static void sink_stop(struct oci_sink *s, bool flush)
+{
+    if (!s->running)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (flush && s->fill > 0) {
+        s->slot_len[s->produced % OCI_SINK_SLOTS] = s->fill;
+        s->produced++;
+        s->fill = 0;
+    }
+    s->closing = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    s->running = false;
+}
+
 int oci_sink_init(struct oci_sink *s, int out_fd, enum oci_compression comp, int level,
                   unsigned n_threads, struct rs_err *err)
 {
     *s = (struct oci_sink){ .out_fd = out_fd, .comp = comp };
     rs_sha256_init(&s->diff);
     rs_sha256_init(&s->digest);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->sync_ready = true;
     switch (comp) {
     case OCI_COMPRESS_NONE:
         break;
@@ -121,60 +236,45 @@ int oci_sink_init(struct oci_sink *s, int out_fd, enum oci_compression comp, int
     case _OCI_COMPRESS_MAX:
         abort();
     }
+    for (size_t i = 0; i < OCI_SINK_SLOTS; i++)
+        s->slots[i] = xmalloc(OCI_SINK_SLOT_SIZE);
+    int r = -pthread_create(&s->thread, NULL, sink_main, s);
+    if (r < 0) {
+        oci_sink_release(s);
+        return rs_err_set(err, r, "cannot start the compression thread");
+    }
+    s->running = true;
     return 0;
 oom:
     oci_sink_release(s);
     return rs_err_set(err, -ENOMEM, "cannot set up compression");
 }
 
-static int zstd_pump(struct oci_sink *s, const void *buf, size_t len, ZSTD_EndDirective mode)
-{
-    ZSTD_inBuffer in = { buf, len, 0 };
-    for (;;) {
-        ZSTD_outBuffer out = { s->zbuf, ZSTD_OUT_SIZE, 0 };
-        size_t left = ZSTD_compressStream2(s->zstd, &out, &in, mode);
-        if (ZSTD_isError(left)) {
-            log_debug("zstd: %s", ZSTD_getErrorName(left));
-            s->error = -EIO;
-            return -EIO;
-        }
-        if (sink_emit(s, s->zbuf, out.pos) < 0)
-            return s->error;
-        if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
-            return 0;
-    }
-}
-
 int oci_sink_write(struct oci_sink *s, const void *buf, size_t len)
 {
-    if (s->error)
-        return s->error;
-    rs_sha256_update(&s->diff, buf, len);
-    s->tar_size += len;
-    switch (s->comp) {
-    case OCI_COMPRESS_NONE:
-        return sink_emit(s, buf, len);
-    case OCI_COMPRESS_ZSTD:
-        return zstd_pump(s, buf, len, ZSTD_e_continue);
-    case OCI_COMPRESS_GZIP:
-        if (archive_write_data(s->gz, buf, len) < 0 && s->error == 0)
-            s->error = -EIO;
-        return s->error;
-    case _OCI_COMPRESS_MAX:
-        break;
+    const char *p = buf;
+    while (len > 0) {
+        int r = sink_error(s);
+        if (r < 0)
+            return r;
+        size_t n = OCI_SINK_SLOT_SIZE - s->fill;
+        if (n > len)
+            n = len;
+        memcpy(s->slots[s->produced % OCI_SINK_SLOTS] + s->fill, p, n);
+        s->fill += n;
+        p += n;
+        len -= n;
+        if (s->fill == OCI_SINK_SLOT_SIZE)
+            sink_publish(s);
     }
-    return -EINVAL;
+    return sink_error(s);
 }
 
 int oci_sink_finish(struct oci_sink *s, struct oci_layer_result *ret, struct rs_err *err)
 {
-    if (!s->error && s->comp == OCI_COMPRESS_ZSTD)
-        (void)zstd_pump(s, NULL, 0, ZSTD_e_end);
-    if (!s->error && s->comp == OCI_COMPRESS_GZIP && archive_write_close(s->gz) != ARCHIVE_OK &&
-        s->error == 0)
-        s->error = -EIO;
-    if (s->error) {
-        int r = s->error;
+    sink_stop(s, true);
+    int r = sink_error(s);
+    if (r < 0) {
         oci_sink_release(s);
         return rs_err_set(err, r, "cannot write the layer");
     }
@@ -188,6 +288,16 @@ int oci_sink_finish(struct oci_sink *s, struct oci_layer_result *ret, struct rs_
 
 void oci_sink_release(struct oci_sink *s)
 {
+    if (s->running) {
+        /* Abandoned: the thread only drains what it has and ends no stream. */
+        sink_fail(s, -ECANCELED);
+        sink_stop(s, false);
+    }
+    if (s->sync_ready) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cond);
+        s->sync_ready = false;
+    }
     rs_sha256_release(&s->diff);
     rs_sha256_release(&s->digest);
     if (s->zstd)
@@ -198,6 +308,10 @@ void oci_sink_release(struct oci_sink *s)
     s->gz = NULL;
     free(s->zbuf);
     s->zbuf = NULL;
+    for (size_t i = 0; i < OCI_SINK_SLOTS; i++) {
+        free(s->slots[i]);
+        s->slots[i] = NULL;
+    }
 }
 
 /* ---- the tree walk ---- */
@@ -361,8 +475,8 @@ static int write_header(struct wstate *w, struct archive_entry *e, const char *p
                         struct rs_err *err)
 {
     if (archive_write_header(w->a, e) < ARCHIVE_OK) {
-        if (w->sink.error)
-            return rs_err_set(err, w->sink.error, "cannot write the layer at '%s'", path);
+        if (sink_error(&w->sink))
+            return rs_err_set(err, sink_error(&w->sink), "cannot write the layer at '%s'", path);
         return rs_err_msg(err, -EIO, "cannot write '%s' to the layer: %s (libarchive)", path,
                           archive_error_string(w->a));
     }
@@ -383,7 +497,7 @@ static int write_file_data(struct wstate *w, int fd, const char *path, uint64_t 
         if (n == 0)
             return rs_err_msg(err, -EIO, "'%s' shrank while it was being written", path);
         if (archive_write_data(w->a, w->buf, (size_t)n) < 0)
-            return rs_err_set(err, w->sink.error ? w->sink.error : -EIO,
+            return rs_err_set(err, sink_error(&w->sink) ? sink_error(&w->sink) : -EIO,
                               "cannot write the layer at '%s'", path);
         done += (uint64_t)n;
     }
@@ -539,7 +653,8 @@ int oci_layer_write(int layer_fd, int out_fd, const struct oci_layer_write_optio
     if (r < 0)
         goto out;
     if (archive_write_close(w.a) != ARCHIVE_OK) {
-        r = rs_err_set(err, w.sink.error ? w.sink.error : -EIO, "cannot finish the layer tar");
+        r = rs_err_set(err, sink_error(&w.sink) ? sink_error(&w.sink) : -EIO,
+                       "cannot finish the layer tar");
         goto out;
     }
     r = oci_sink_finish(&w.sink, &res, err);
@@ -547,8 +662,8 @@ int oci_layer_write(int layer_fd, int out_fd, const struct oci_layer_write_optio
         goto out;
     *ret = res;
 out:
-    if (r < 0 && w.sink.error == 0)
-        w.sink.error = -ECANCELED; /* archive_write_free() must not write a trailer */
+    if (r < 0)
+        sink_fail(&w.sink, -ECANCELED); /* archive_write_free() must not write a trailer */
     if (w.a)
         archive_write_free(w.a);
     oci_sink_release(&w.sink);
