@@ -7,7 +7,7 @@ need_root
 need_cmd python3
 command -v zstd >/dev/null || skip_all "needs zstd"
 
-plan 23
+plan 28
 
 # A small image: a static-ish tree with a hard link, a setuid file, a symlink and a capability.
 mkdir -p "$T/tree/etc" "$T/tree/usr/bin" "$T/tree/opt/old"
@@ -23,6 +23,7 @@ R=$ROOTSTOCK
 $R image import-dir "$T/tree" small >/dev/null 2>&1
 check "export writes an archive" bash -c "$R image export small -o '$T/a.tar' -q >/dev/null"
 check "a second export is byte-identical" bash -c "$R image export small -o '$T/b.tar' -q >/dev/null && cmp '$T/a.tar' '$T/b.tar'"
+check "export prints the digest of the manifest that index.json names" bash -c "[ \"\$($R image export small -o '$T/d.tar' -q)\" = \"\$(tar -xOf '$T/a.tar' index.json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"manifests\"][0][\"digest\"])')\" ]"
 check "export to stdout gives the same bytes" bash -c "$R image export small -o - -q | cmp - '$T/a.tar'"
 check "index.json names the full ref" bash -c "tar -xOf '$T/a.tar' index.json | grep -q '\"org.opencontainers.image.ref.name\":\"localhost/small:latest\"'"
 check "manifest.json is there for docker load" bash -c "tar -xOf '$T/a.tar' manifest.json | grep -q '\"RepoTags\":\\[\"localhost/small:latest\"\\]'"
@@ -42,6 +43,7 @@ if command -v getcap >/dev/null; then
 else
     ok "file capability survives # SKIP no getcap"
 fi
+check "import --max-size above the layer's size imports" bash -c "ROOTSTOCK_ROOT='$T/store2b' $R image import --max-size 64M '$T/a.tar' -q | grep -qx small:latest"
 check "a second import is a lookup" bash -c "$R image import '$T/a.tar' 2>&1 | grep -vq importing"
 
 # umoci 0.4.7 reads only gzip layers and only a layout directory.
@@ -126,6 +128,11 @@ done
 ROOTSTOCK_IMPORT_MAX_SIZE=64M $R image import "$T/bomb.tar.zst" bomb >/dev/null 2>"$T/err" && bad_ok=0
 grep -q "exceeds the limit" "$T/err" || { bad_ok=0; diag "bomb: $(cat "$T/err")"; }
 check "bad layer entries and a decompression bomb are refused" [ $bad_ok = 1 ]
+expect_fail 1 "exceeds the limit" "import --max-size refuses a layer over the bound" \
+    $R image import --max-size 64M "$T/bomb.tar.zst" bomb2
+expect_fail 1 "exceeds the limit" "--max-size wins over ROOTSTOCK_IMPORT_MAX_SIZE" \
+    env ROOTSTOCK_IMPORT_MAX_SIZE=1G $R image import --max-size 100M "$T/bomb.tar.zst" bomb3
+expect_fail 2 "bad --max-size" "a bad --max-size is a usage error" $R image import --max-size lots "$T/a.tar" x6
 listing >"$T/after"
 check "the store is unchanged and nothing was written outside" bash -c "diff '$T/before' '$T/after' && [ -z \"\$(ls -A '$T/outside')\" ]"
 

@@ -707,6 +707,127 @@ static void extract__overlay_xattrs_from_the_archive_are_dropped(void **state)
     tmp_free(&t);
 }
 
+/* ---- extractor: the cached parent directories ---- */
+
+/* The extractor keeps the parent's path components open between entries: a symlink the archive
+ * itself creates next to a cached directory must still stop the entries below it. */
+static void extract__cached_parents_never_lead_through_a_new_symlink(void **state)
+{
+    (void)state;
+    struct tmp t, outside;
+    tmp_new(&t);
+    tmp_new(&outside);
+    struct rs_err err = RS_ERR_INIT;
+    struct spec s[] = { { 'd', "a/", NULL, 0755, 0 },         { 'd', "a/b/", NULL, 0755, 0 },
+                        { 'f', "a/b/x", "x", 0644, 0 },       { 'l', "a/b/l", outside.path, 0, 0 },
+                        { 'l', "a/c", outside.path, 0, 0 },   { 'f', "a/b/y", "y", 0644, 0 },
+                        { 'f', "a/c/pwned", "boom", 0644, 0 } };
+    assert_refused(extract_specs(s, ELEMENTSOF(s), t.fd, 0, &err), &err, ELOOP, "symlink 'a/c'");
+    struct spec s2[] = { { 'd', "a/", NULL, 0755, 0 },
+                         { 'd', "a/b/", NULL, 0755, 0 },
+                         { 'l', "a/b/l", outside.path, 0, 0 },
+                         { 'f', "a/b/l/pwned", "boom", 0644, 0 } };
+    struct tmp t2;
+    tmp_new(&t2);
+    assert_refused(extract_specs(s2, ELEMENTSOF(s2), t2.fd, 0, &err), &err, ELOOP,
+                   "symlink 'a/b/l'");
+    assert_true(dir_is_empty(outside.path));
+    tmp_free(&t2);
+    tmp_free(&outside);
+    tmp_free(&t);
+}
+
+/* With symlinks followed, a cached parent reached through a symlink is dropped when the archive
+ * replaces that symlink by a directory: later entries land in the new directory. */
+static void extract__replaced_symlink_is_not_followed_from_the_cache(void **state)
+{
+    (void)state;
+    struct tmp t;
+    tmp_new(&t);
+    struct rs_err err = RS_ERR_INIT;
+    struct spec s[] = { { 'd', "real/", NULL, 0755, 0 },
+                        { 'l', "l", "real", 0, 0 },
+                        { 'f', "l/f", "1", 0644, 0 },
+                        { 'd', "l/", NULL, 0755, 0 },
+                        { 'f', "l/g", "2", 0644, 0 } };
+    assert_int_equal(extract_specs(s, ELEMENTSOF(s), t.fd, OCI_EXTRACT_FOLLOW_SYMLINKS, &err), 0);
+    struct stat st;
+    assert_int_equal(fstatat(t.fd, "l", &st, AT_SYMLINK_NOFOLLOW), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(faccessat(t.fd, "real/f", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+    assert_int_equal(faccessat(t.fd, "l/g", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+    assert_int_equal(faccessat(t.fd, "real/g", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+    tmp_free(&t);
+}
+
+/* Paths deeper than the extractor keeps open, and moves between them and shallow ones. */
+static void extract__deep_paths_and_back(void **state)
+{
+    (void)state;
+    struct tmp t;
+    tmp_new(&t);
+    struct rs_err err = RS_ERR_INIT;
+    char deep[400] = "", deep2[420], shallow[] = "d/s";
+    size_t len = 0;
+    for (int i = 0; i < 90; i++)
+        len += (size_t)snprintf(deep + len, sizeof(deep) - len, "%sd", i ? "/" : "");
+    snprintf(deep2, sizeof(deep2), "%s/f", deep);
+    _cleanup_free_ char *sib = xasprintf("%.*s/e/f", (int)(len - 4), deep);
+    struct spec s[] = { { 'f', deep2, "1", 0644, 0 },
+                        { 'f', sib, "2", 0644, 0 },
+                        { 'f', shallow, "3", 0644, 0 },
+                        { 'f', "top", "4", 0644, 0 },
+                        { 'f', deep2 + 2, "5", 0644, 0 } };
+    assert_int_equal(extract_specs(s, ELEMENTSOF(s), t.fd, 0, &err), 0);
+    for (size_t i = 0; i < ELEMENTSOF(s); i++)
+        if (faccessat(t.fd, s[i].path, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            fail_msg("'%s' is missing", s[i].path);
+    tmp_free(&t);
+}
+
+/* The compressing sink runs on a thread behind a ring of 1 MiB slots: a layer larger than the
+ * ring gives the same bytes every time, and its hashes are those of the bytes. */
+static void writer__layer_larger_than_the_ring_is_stable(void **state)
+{
+    (void)state;
+    struct tmp a, out;
+    tmp_new(&a);
+    tmp_new(&out);
+    size_t n = (size_t)OCI_SINK_SLOTS * OCI_SINK_SLOT_SIZE + 12345;
+    char *big = xmalloc(n);
+    uint32_t x = 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        big[i] = (char)((x >> 16) % 17);
+    }
+    assert_int_equal(rs_write_file_atomic_at(a.fd, "big", big, n, 0644, 0, NULL), 0);
+    free(big);
+    for (enum oci_compression c = OCI_COMPRESS_NONE; c < _OCI_COMPRESS_MAX; c++) {
+        struct oci_layer_result r1, r2;
+        _cleanup_free_ char *f1 = xasprintf("%s/1", out.path), *f2 = xasprintf("%s/2", out.path);
+        write_layer_file(a.fd, f1, c, &r1);
+        write_layer_file(a.fd, f2, c, &r2);
+        assert_string_equal(r1.digest, r2.digest);
+        assert_string_equal(r1.diff_id, r2.diff_id);
+        assert_true(r1.tar_size > n);
+        char *d = NULL;
+        size_t dl;
+        struct rs_err err = RS_ERR_INIT;
+        char hex[RS_SHA256_HEX_LEN + 1];
+        assert_int_equal(rs_read_file_at(AT_FDCWD, f1, 1 << 26, &d, &dl, &err), 0);
+        assert_int_equal(dl, r1.size);
+        rs_sha256_buf(d, dl, hex);
+        assert_string_equal(hex, r1.digest);
+        if (c == OCI_COMPRESS_NONE) {
+            assert_string_equal(r1.diff_id, r1.digest);
+            assert_int_equal(r1.tar_size, r1.size);
+        }
+        free(d);
+    }
+    tmp_free(&out);
+    tmp_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -725,6 +846,10 @@ int main(void)
         cmocka_unit_test(extract__overlay_xattrs_from_the_archive_are_dropped),
         cmocka_unit_test(writer__same_tree_gives_identical_bytes_and_true_hashes),
         cmocka_unit_test(writer__whiteouts_round_trip_through_the_extractor),
+        cmocka_unit_test(extract__cached_parents_never_lead_through_a_new_symlink),
+        cmocka_unit_test(extract__replaced_symlink_is_not_followed_from_the_cache),
+        cmocka_unit_test(extract__deep_paths_and_back),
+        cmocka_unit_test(writer__layer_larger_than_the_ring_is_stable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
