@@ -3,8 +3,9 @@
  * into place at the moment debootstrap's `dpkg --unpack` would write them.
  *
  * Observed from dpkg 1.22 unpacking the same .debs (the contract here):
- *   info/<pkg>.<member>  every control.tar member but "control", its mode kept
- *   info/<pkg>.list      the data.tar's entries in archive order: "/.", "/usr", "/usr/bin/x"
+ *   info/<pkg>.<member>  every control.tar member but "control", its mode kept; md5sums made
+ *                        from the regular files when the package ships none
+ *   info/<pkg>.list      the data.tar's entries in archive order, symlinks last: "/.", "/usr"
  *   status               the control fields, "Status: install ok unpacked", and each conffile
  *                        as " <path> newconffile" (the hash is taken at --configure)
  *   <conffile>.dpkg-new  the shipped conffile, which --configure moves over <conffile>
@@ -242,7 +243,7 @@ static int stage_one(int root_fd, int pkgs_fd, const struct build_pkg *p,
     }
     for (size_t i = 0; i < m->n_members; i++) {
         const struct build_deb_member *mb = &m->members[i];
-        if (ci_fd >= 0) {
+        if (ci_fd >= 0 && !mb->made) {
             r = write_at(ci_fd, mb->name, mb->data, mb->size, mb->mode, err);
             if (r < 0)
                 return r;

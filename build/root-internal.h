@@ -26,10 +26,13 @@ struct build_deb_member {
     mode_t mode;
     char *data; /* owned, NUL-terminated */
     size_t size;
+    bool made; /* not in the .deb: made the way dpkg makes it ("md5sums") */
 };
 
 /* What `dpkg --unpack` would take from a .deb besides its files: the control area and the
- * data.tar's entries in archive order, as dpkg's <pkg>.list spells them ("/.", "/usr", …). */
+ * data.tar's entries as dpkg's <pkg>.list spells them ("/.", "/usr", …), in dpkg's order:
+ * the archive's, but symlinks after everything else (dpkg's tar extractor defers them). A
+ * package that ships no md5sums gets one made from its regular files, as dpkg does. */
 struct build_deb_meta {
     struct build_deb_member *members; /* owned */
     size_t n_members;

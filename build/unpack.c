@@ -14,6 +14,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 
 #include "cache/cache.h"
 #include "common/cleanup.h"
@@ -175,6 +176,99 @@ static void add_list_entry(struct strbuf *sb, const char *p)
     (void)strbuf_addch(sb, '\n');
 }
 
+/* dpkg's md5sums line for a regular file ("<md5>  usr/bin/x"); a hard link repeats its
+ * target's sum, which is already in sums. */
+static int add_md5sum(struct archive *a, struct archive_entry *e, struct strbuf *sums)
+{
+    const char *p = archive_entry_pathname(e), *link = archive_entry_hardlink(e);
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    char buf[64 * 1024], line_hash[2 * 16 + 1];
+    unsigned md_len = 0;
+    la_ssize_t n;
+
+    while (strncmp(p, "./", 2) == 0)
+        p += 2;
+    p += strspn(p, "/");
+    if (link) {
+        while (strncmp(link, "./", 2) == 0)
+            link += 2;
+        link += strspn(link, "/");
+        /* the target's line is "<32 hex>  <target>\n" */
+        for (const char *s = sums->buf; s && *s; s = strchr(s, '\n') + 1) {
+            size_t len = strcspn(s, "\n");
+            if (len == 34 + strlen(link) && memcmp(s + 34, link, len - 34) == 0) {
+                /* copied first: the append may move sums->buf */
+                memcpy(line_hash, s, 32);
+                line_hash[32] = '\0';
+                return strbuf_addf(sums, "%s  %s\n", line_hash, p);
+            }
+            if (!s[len])
+                break;
+        }
+        return 0;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return -ENOMEM;
+    }
+    while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+        (void)EVP_DigestUpdate(ctx, buf, (size_t)n);
+    (void)EVP_DigestFinal_ex(ctx, md, &md_len);
+    EVP_MD_CTX_free(ctx);
+    if (n < 0 || md_len != 16)
+        return -EBADMSG;
+    for (unsigned i = 0; i < 16; i++) {
+        line_hash[2 * i] = hex[md[i] >> 4];
+        line_hash[2 * i + 1] = hex[md[i] & 15];
+    }
+    line_hash[32] = '\0';
+    return strbuf_addf(sums, "%s  %s\n", line_hash, p);
+}
+
+/* The entry list (and, when make_sums, the md5sums) from a reader over the whole data.tar. */
+static int read_names(struct archive *names, const char *name, const char *member, bool make_sums,
+                      struct build_deb_meta *meta, struct rs_err *err)
+{
+    _cleanup_strbuf_ struct strbuf list = STRBUF_INIT(256u << 20);
+    _cleanup_strbuf_ struct strbuf links = STRBUF_INIT(256u << 20);
+    _cleanup_strbuf_ struct strbuf sums = STRBUF_INIT(256u << 20);
+    struct archive_entry *e;
+    int ar;
+
+    while ((ar = archive_read_next_header(names, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
+        const char *p = archive_entry_pathname(e);
+        if (!p)
+            continue;
+        bool is_link = archive_entry_filetype(e) == AE_IFLNK && !archive_entry_hardlink(e);
+        add_list_entry(is_link ? &links : &list, p);
+        if (make_sums && !is_link &&
+            (archive_entry_filetype(e) == AE_IFREG || archive_entry_hardlink(e)) &&
+            add_md5sum(names, e, &sums) < 0)
+            return rs_err_msg(err, -EBADMSG, "bad package '%s': %s: cannot hash '%s'", name, member,
+                              p);
+    }
+    if (ar != ARCHIVE_EOF)
+        return rs_err_msg(err, -EBADMSG, "bad package '%s': %s: %s (libarchive)", name, member,
+                          archive_error_string(names));
+    (void)strbuf_add(&list, links.buf ? links.buf : "", links.len);
+    if (make_sums && sums.len > 0) {
+        size_t len = 0;
+        char *data = strbuf_detach(&sums, &len);
+        meta->members = xrealloc(meta->members, (meta->n_members + 1) * sizeof(*meta->members));
+        meta->members[meta->n_members++] = (struct build_deb_member){
+            .name = xstrdup("md5sums"),
+            .mode = 0644,
+            .data = data,
+            .size = len,
+            .made = true,
+        };
+    }
+    meta->list = strbuf_detach(&list, &meta->list_len);
+    return 0;
+}
+
 /* The data.tar decompressed once into a memfd, then read twice from memory: its entry list
  * (the extractor does not report entries), then the extraction. */
 static int extract_with_list(struct member_reader *m, int root_fd, const char *name,
@@ -183,14 +277,13 @@ static int extract_with_list(struct member_reader *m, int root_fd, const char *n
 {
     _cleanup_(archive_read_freep) struct archive *raw = NULL;
     _cleanup_(archive_read_freep) struct archive *names = NULL, *in = NULL;
-    _cleanup_strbuf_ struct strbuf list = STRBUF_INIT(256u << 20);
     _cleanup_close_ int mfd = -1;
     struct archive_entry *e;
     uint64_t size = 0;
     char buf[128 * 1024];
     la_ssize_t n;
     void *map = MAP_FAILED;
-    int r = 0, ar;
+    int r = 0;
 
     r = open_member(m, true, name, member, &raw, err);
     if (r < 0)
@@ -234,20 +327,12 @@ static int extract_with_list(struct member_reader *m, int root_fd, const char *n
                        archive_error_string(names));
         goto out;
     }
-    while ((ar = archive_read_next_header(names, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)
-        if (archive_entry_pathname(e))
-            add_list_entry(&list, archive_entry_pathname(e));
-    if (ar != ARCHIVE_EOF) {
-        r = rs_err_msg(err, -EBADMSG, "bad package '%s': %s: %s (libarchive)", name, member,
-                       archive_error_string(names));
-        goto out;
-    }
     r = oci_tar_extract(in, root_fd, o, NULL, err);
     if (r < 0) {
         r = rs_err_wrap(err, "cannot unpack '%s'", name);
         goto out;
     }
-    meta->list = strbuf_detach(&list, &meta->list_len);
+    r = read_names(names, name, member, !build_deb_meta_member(meta, "md5sums"), meta, err);
 out:
     if (map != MAP_FAILED)
         (void)munmap(map, size);
