@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,18 @@ static int commit(struct cache *c, const struct image *img, struct cache_contain
     return 0;
 }
 
+/* An out-of-memory kill is news, not runroot's own error: one plain "runroot: out of
+ * memory: …" line, printed even with -q because the user asked for the limit. */
+__attribute__((format(printf, 1, 2))) static void report_oom(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", log_program_name());
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 static int print_result(const struct args *a, const struct run_result *res)
 {
     if (res->exec_errno) {
@@ -338,18 +351,18 @@ static int print_result(const struct args *a, const struct run_result *res)
         char lim[16];
         (void)rs_format_size(a->o.memory_max, lim, sizeof(lim));
         if (res->main_oom_killed)
-            log_error("out of memory: killed '%s' (pid %d in container), limit %s",
-                      res->oom_victim[0] ? res->oom_victim : a->o.argv[0], (int)(a->o.init ? 2 : 1),
-                      lim);
+            report_oom("out of memory: killed '%s' (pid %d in container), limit %s",
+                       res->oom_victim[0] ? res->oom_victim : a->o.argv[0],
+                       (int)(a->o.init ? 2 : 1), lim);
         else if (res->oom_victim[0] && res->oom_victim_ns_pid)
-            log_error("out of memory: killed '%s' (pid %d in container, host pid %d), limit %s",
-                      res->oom_victim, (int)res->oom_victim_ns_pid, (int)res->oom_victim_pid, lim);
+            report_oom("out of memory: killed '%s' (pid %d in container, host pid %d), limit %s",
+                       res->oom_victim, (int)res->oom_victim_ns_pid, (int)res->oom_victim_pid, lim);
         else if (res->oom_victim[0])
-            log_error("out of memory: killed '%s' (host pid %d), limit %s", res->oom_victim,
-                      (int)res->oom_victim_pid, lim);
+            report_oom("out of memory: killed '%s' (host pid %d), limit %s", res->oom_victim,
+                       (int)res->oom_victim_pid, lim);
         else
-            log_error("out of memory: killed %u process%s in the container, limit %s",
-                      res->n_oom_kills, res->n_oom_kills == 1 ? "" : "es", lim);
+            report_oom("out of memory: killed %u process%s in the container, limit %s",
+                       res->n_oom_kills, res->n_oom_kills == 1 ? "" : "es", lim);
     }
     return res->main_oom_killed ? 137 : res->exit_code;
 }

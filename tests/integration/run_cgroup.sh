@@ -21,7 +21,7 @@ before=$(count_cgroups)
 plan 11
 # The probe maps and touches N MiB with no libc heap, so 99 MiB stays just under 100 MiB.
 check "-m 100M: a process holding 99 MiB lives" sh -c 'runroot -m 100M "$1" probe hog 99 </dev/null | grep -q "holding 99"' _ "$R"
-expect_fail 137 "^runroot: error: out of memory: killed 'probe' \(pid 1 in container\), limit 100M$" \
+expect_fail 137 "^runroot: out of memory: killed 'probe' \(pid 1 in container\), limit 100M$" \
     "-m 100M: the main process taking 101 MiB is killed, reported, exit 137" runroot -m 100M "$R" probe hog 101
 runroot -m 100M "$R" sh -c 'probe hog 101; echo "survived $?"' </dev/null >"$T/out" 2>"$T/err"
 rc=$?
@@ -31,7 +31,7 @@ if [ "$mode" = cgroup2fs ]; then
 else
     check "v1: the main process survives the OOM kill of a child" sh -c 'grep -q "survived 137" "$1" && [ "$2" -eq 0 ]' _ "$T/out" "$rc"
 fi
-check "... and the kill is reported naming the process" grep -qE "^runroot: error: out of memory: killed 'probe' \((host pid [0-9]+|pid [0-9]+ in container(, host pid [0-9]+)?)\), limit 100M$" "$T/err"
+check "... and the kill is reported naming the process" grep -qE "^runroot: out of memory: killed 'probe' \((host pid [0-9]+|pid [0-9]+ in container(, host pid [0-9]+)?)\), limit 100M$" "$T/err"
 # The pid inside is read from /proc while the victim dies: a race runroot usually wins. Say
 # how it went rather than assert it.
 grep -qE "\(pid 2 in container, host pid [0-9]+\)" "$T/err" ||
