@@ -29,8 +29,8 @@
 
 extern char **environ;
 
-__attribute__((format(printf, 3, 4))) static int fail(struct child_msg *m, int e, const char *fmt,
-                                                      ...)
+__attribute__((format(printf, 3, 4))) int run_child_fail(struct child_msg *m, int e,
+                                                         const char *fmt, ...)
 {
     va_list ap;
 
@@ -67,13 +67,13 @@ static int loopback_up(struct child_msg *m)
     struct ifreq ifr = { 0 };
 
     if (s < 0)
-        return fail(m, errno, "cannot open a socket to bring up 'lo'");
+        return run_child_fail(m, errno, "cannot open a socket to bring up 'lo'");
     (void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
     if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        return fail(m, errno, "cannot read the flags of 'lo'");
+        return run_child_fail(m, errno, "cannot read the flags of 'lo'");
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
     if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        return fail(m, errno, "cannot bring up 'lo'");
+        return run_child_fail(m, errno, "cannot bring up 'lo'");
     return 0;
 }
 
@@ -85,19 +85,19 @@ static int setup_tty(int sync_fd, struct child_msg *m)
     /* The container's own devpts (newinstance): the host's terminal never comes in. */
     master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0)
-        return fail(m, errno, "cannot open '/dev/ptmx' in the container");
+        return run_child_fail(m, errno, "cannot open '/dev/ptmx' in the container");
     if (unlockpt(master) < 0)
-        return fail(m, errno, "cannot unlock the pty");
+        return run_child_fail(m, errno, "cannot unlock the pty");
     slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0)
-        return fail(m, errno, "cannot open the pty's terminal");
+        return run_child_fail(m, errno, "cannot open the pty's terminal");
     if (ioctl(slave, TIOCSCTTY, 0) < 0)
-        return fail(m, errno, "cannot make the pty the controlling terminal");
+        return run_child_fail(m, errno, "cannot make the pty the controlling terminal");
     for (int i = 0; i < 3; i++)
         if (dup2(slave, i) < 0)
-            return fail(m, errno, "cannot set up the terminal as fd %d", i);
+            return run_child_fail(m, errno, "cannot set up the terminal as fd %d", i);
     if (run_send_fd(sync_fd, master, &pm) < 0)
-        return fail(m, errno, "cannot pass the pty to runroot");
+        return run_child_fail(m, errno, "cannot pass the pty to runroot");
     return 0;
 }
 
@@ -117,7 +117,7 @@ static int setup_stdio(const struct run_options *o, struct child_msg *m)
             continue;
         }
         if (dup2(fds[i], i) < 0)
-            return fail(m, errno, "cannot set up fd %d", i);
+            return run_child_fail(m, errno, "cannot set up fd %d", i);
         (void)close(fds[i]);
     }
     return 0;
@@ -134,32 +134,32 @@ static int set_creds_and_caps(const struct plan *p, struct child_msg *m)
         if (p->caps & (1ULL << c))
             list[n++] = c;
         else if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-            return fail(m, errno, "cannot drop capability %d from the bounding set", c);
+            return run_child_fail(m, errno, "cannot drop capability %d from the bounding set", c);
     }
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-        return fail(m, errno, "cannot keep capabilities across setuid");
+        return run_child_fail(m, errno, "cannot keep capabilities across setuid");
     if (setgroups(0, NULL) < 0)
-        return fail(m, errno, "cannot clear supplementary groups");
+        return run_child_fail(m, errno, "cannot clear supplementary groups");
     if (setresgid(p->gid, p->gid, p->gid) < 0)
-        return fail(m, errno, "cannot change to gid %u", (unsigned)p->gid);
+        return run_child_fail(m, errno, "cannot change to gid %u", (unsigned)p->gid);
     if (setresuid(p->uid, p->uid, p->uid) < 0)
-        return fail(m, errno, "cannot change to uid %u", (unsigned)p->uid);
+        return run_child_fail(m, errno, "cannot change to uid %u", (unsigned)p->uid);
     caps = cap_init();
     if (!caps)
-        return fail(m, ENOMEM, "cannot allocate capabilities");
+        return run_child_fail(m, ENOMEM, "cannot allocate capabilities");
     /* Inheritable and ambient stay empty (CVE-2022-27650, CVE-2022-29162). */
     if ((n > 0 && (cap_set_flag(caps, CAP_PERMITTED, n, list, CAP_SET) < 0 ||
                    cap_set_flag(caps, CAP_EFFECTIVE, n, list, CAP_SET) < 0)) ||
         cap_set_proc(caps) < 0) {
         int e = errno;
         cap_free(caps);
-        return fail(m, e, "cannot set capabilities");
+        return run_child_fail(m, e, "cannot set capabilities");
     }
     cap_free(caps);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-        return fail(m, errno, "cannot clear ambient capabilities");
+        return run_child_fail(m, errno, "cannot clear ambient capabilities");
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-        return fail(m, errno, "cannot reset keepcaps");
+        return run_child_fail(m, errno, "cannot reset keepcaps");
     return 0;
 }
 
@@ -222,36 +222,36 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
     char cwd[4096];
 
     if (sethostname(p->hostname, strlen(p->hostname)) < 0) {
-        fail(m, errno, "cannot set the hostname '%s'", p->hostname);
+        run_child_fail(m, errno, "cannot set the hostname '%s'", p->hostname);
         return;
     }
     if ((p->clone_flags & CLONE_NEWNET) && loopback_up(m) < 0)
         return;
     if (setsid() < 0) {
-        fail(m, errno, "cannot start a new session");
+        run_child_fail(m, errno, "cannot start a new session");
         return;
     }
     if (o->tty ? setup_tty(sync_fd, m) < 0 : setup_stdio(o, m) < 0)
         return;
     if (chdir(p->cwd) < 0) {
-        fail(m, errno, "cannot change to the working directory '%s'", p->cwd);
+        run_child_fail(m, errno, "cannot change to the working directory '%s'", p->cwd);
         return;
     }
     /* The cwd must be inside the new root (CVE-2024-21626). */
     if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/') {
-        fail(m, EPERM, "the working directory '%s' is outside the container", p->cwd);
+        run_child_fail(m, EPERM, "the working directory '%s' is outside the container", p->cwd);
         return;
     }
     if (set_creds_and_caps(p, m) < 0)
         return;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        fail(m, errno, "cannot set no_new_privs");
+        run_child_fail(m, errno, "cannot set no_new_privs");
         return;
     }
     /* Nothing but 0-2 survives execve (the sync socket included: its closing tells the
      * parent that exec worked). */
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        fail(m, errno, "cannot mark fds close-on-exec");
+        run_child_fail(m, errno, "cannot mark fds close-on-exec");
         return;
     }
     if (!o->no_seccomp && run_seccomp_load(p, m) < 0)
@@ -259,7 +259,7 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
     if (o->init) {
         pid_t child = fork();
         if (child < 0) {
-            fail(m, errno, "cannot start the init process");
+            run_child_fail(m, errno, "cannot start the init process");
             return;
         }
         if (child > 0) {

@@ -22,19 +22,6 @@
 #include "common/strv.h"
 #include "common/xalloc.h"
 
-__attribute__((format(printf, 3, 4))) static int fail(struct child_msg *m, int e, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-
-    m->kind = MSG_SETUP_ERROR;
-    m->err = e;
-    va_start(ap, fmt);
-    (void)vsnprintf(m->text, sizeof(m->text), fmt, ap);
-    va_end(ap);
-    return -e;
-}
-
 static const char *fd_path(int fd, char buf[static 32])
 {
     (void)snprintf(buf, 32, "/proc/self/fd/%d", fd);
@@ -56,25 +43,26 @@ static int mount_overlay_legacy(const struct run_options *o, struct child_msg *m
         strv_push(&all, o->work_dir);
         prefix_len = run_common_dir_prefix(all);
         if (prefix_len == 0)
-            return fail(m, E2BIG, "cannot mount overlay on '%s': too many layers", o->merged_dir);
+            return run_child_fail(m, E2BIG, "cannot mount overlay on '%s': too many layers",
+                                  o->merged_dir);
         prefix = xstrndup(all[0], prefix_len);
         free(opts);
         opts = run_overlay_options(o->lower_dirs, o->upper_dir, o->work_dir, prefix_len);
         if (chdir(prefix) < 0)
-            return fail(m, errno, "cannot change to '%s'", prefix);
+            return run_child_fail(m, errno, "cannot change to '%s'", prefix);
     }
     if (o->discard_upper) {
         _cleanup_free_ char *vopts = xasprintf("%s,volatile", opts);
         if (mount("overlay", o->merged_dir, "overlay", 0, vopts) == 0)
             return 0;
         if (errno != EINVAL)
-            return fail(m, errno, "cannot mount overlay on '%s' (%zu layers)", o->merged_dir,
-                        strv_length(o->lower_dirs));
+            return run_child_fail(m, errno, "cannot mount overlay on '%s' (%zu layers)",
+                                  o->merged_dir, strv_length(o->lower_dirs));
         /* Before 5.10: no "volatile"; mount without it. */
     }
     if (mount("overlay", o->merged_dir, "overlay", 0, opts) < 0)
-        return fail(m, errno, "cannot mount overlay on '%s' (%zu layers)", o->merged_dir,
-                    strv_length(o->lower_dirs));
+        return run_child_fail(m, errno, "cannot mount overlay on '%s' (%zu layers)", o->merged_dir,
+                              strv_length(o->lower_dirs));
     return 0;
 }
 
@@ -86,32 +74,33 @@ static int mount_overlay(const struct run_options *o, struct child_msg *m)
 
     fs = fsopen("overlay", FSOPEN_CLOEXEC);
     if (fs < 0)
-        return errno == ENOSYS ? mount_overlay_legacy(o, m)
-                               : fail(m, errno, "cannot open an overlay filesystem context");
+        return errno == ENOSYS
+                   ? mount_overlay_legacy(o, m)
+                   : run_child_fail(m, errno, "cannot open an overlay filesystem context");
     /* "lowerdir+" (kernel 6.8+) takes one layer at a time, top first, with no page limit. */
     for (size_t i = n; i > 0; i--)
         if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", o->lower_dirs[i - 1], 0) < 0) {
             if (errno == EINVAL && i == n)
                 return mount_overlay_legacy(o, m);
-            return fail(m, errno, "cannot use layer '%s' as an overlay lower",
-                        o->lower_dirs[i - 1]);
+            return run_child_fail(m, errno, "cannot use layer '%s' as an overlay lower",
+                                  o->lower_dirs[i - 1]);
         }
     if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o->upper_dir, 0) < 0)
-        return fail(m, errno, "cannot use '%s' as an overlay upper", o->upper_dir);
+        return run_child_fail(m, errno, "cannot use '%s' as an overlay upper", o->upper_dir);
     if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o->work_dir, 0) < 0)
-        return fail(m, errno, "cannot use '%s' as an overlay work dir", o->work_dir);
+        return run_child_fail(m, errno, "cannot use '%s' as an overlay work dir", o->work_dir);
     for (size_t i = 0; i < ELEMENTSOF(flags); i++)
         if (fsconfig(fs, FSCONFIG_SET_STRING, flags[i], "off", 0) < 0)
-            return fail(m, errno, "cannot set overlay option '%s=off'", flags[i]);
+            return run_child_fail(m, errno, "cannot set overlay option '%s=off'", flags[i]);
     /* Unknown to kernels before 5.10: then the unmount syncs, as it always did. */
     if (o->discard_upper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
         log_debug("overlay without 'volatile': %m");
     if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-        return fail(m, errno, "cannot mount overlay on '%s' (%zu layers, upper '%s')",
-                    o->merged_dir, n, o->upper_dir);
+        return run_child_fail(m, errno, "cannot mount overlay on '%s' (%zu layers, upper '%s')",
+                              o->merged_dir, n, o->upper_dir);
     mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
     if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, o->merged_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return fail(m, errno, "cannot mount overlay on '%s'", o->merged_dir);
+        return run_child_fail(m, errno, "cannot mount overlay on '%s'", o->merged_dir);
     return 0;
 }
 
@@ -122,7 +111,7 @@ static int do_bind(int root_fd, const struct op *op, struct child_msg *m)
 
     tree = open_tree(AT_FDCWD, op->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     if (tree < 0 || fstat(tree, &st) < 0)
-        return fail(m, errno, "cannot bind '%s': cannot open it", op->source);
+        return run_child_fail(m, errno, "cannot bind '%s': cannot open it", op->source);
     if (S_ISDIR(st.st_mode)) {
         dst = rs_mkdir_in_root(root_fd, op->dest, 0755);
     } else {
@@ -132,35 +121,35 @@ static int do_bind(int root_fd, const struct op *op, struct child_msg *m)
             *slash = '\0';
             _cleanup_close_ int pfd = rs_mkdir_in_root(root_fd, parent, 0755);
             if (pfd < 0)
-                return fail(m, -pfd, "cannot bind '%s' on '/%s'", op->source, op->dest);
+                return run_child_fail(m, -pfd, "cannot bind '%s' on '/%s'", op->source, op->dest);
         }
         dst = rs_open_in_root(root_fd, op->dest, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
     }
     if (dst < 0)
-        return fail(m, -dst, "cannot bind '%s' on '/%s'", op->source, op->dest);
+        return run_child_fail(m, -dst, "cannot bind '%s' on '/%s'", op->source, op->dest);
     if (op->flags & OPF_READ_ONLY) {
         struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
         if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-            return fail(m, errno, "cannot make '/%s' read-only", op->dest);
+            return run_child_fail(m, errno, "cannot make '/%s' read-only", op->dest);
     }
     if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        return fail(m, errno, "cannot bind '%s' on '/%s'", op->source, op->dest);
+        return run_child_fail(m, errno, "cannot bind '%s' on '/%s'", op->source, op->dest);
     return 0;
 }
 
 static int do_pivot(int root_fd, struct child_msg *m)
 {
     if (fchdir(root_fd) < 0)
-        return fail(m, errno, "cannot change to the new root");
+        return run_child_fail(m, errno, "cannot change to the new root");
     if (syscall(SYS_pivot_root, ".", ".") < 0)
-        return fail(m, errno, "cannot pivot_root into the new root");
+        return run_child_fail(m, errno, "cannot pivot_root into the new root");
     /* The old root is now stacked under "."; keep its unmount from propagating, then detach. */
     if (mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-        return fail(m, errno, "cannot make the old root a slave mount");
+        return run_child_fail(m, errno, "cannot make the old root a slave mount");
     if (umount2(".", MNT_DETACH) < 0)
-        return fail(m, errno, "cannot detach the old root");
+        return run_child_fail(m, errno, "cannot detach the old root");
     if (chdir("/") < 0)
-        return fail(m, errno, "cannot change to '/'");
+        return run_child_fail(m, errno, "cannot change to '/'");
     return 0;
 }
 
@@ -171,20 +160,21 @@ static int do_mask(const struct op *op, struct child_msg *m)
     if (lstat(op->dest, &st) < 0) {
         if (errno == ENOENT && (op->flags & OPF_OPTIONAL))
             return 0;
-        return fail(m, errno, "cannot mask '%s'", op->dest);
+        return run_child_fail(m, errno, "cannot mask '%s'", op->dest);
     }
     if (S_ISDIR(st.st_mode)) {
         if (mount("tmpfs", op->dest, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                   "size=0,mode=0555") < 0)
-            return fail(m, errno, "cannot mask '%s'", op->dest);
+            return run_child_fail(m, errno, "cannot mask '%s'", op->dest);
         return 0;
     }
     /* Bind only a /dev/null that is what it claims (CVE-2025-31133). */
     if (lstat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode) ||
         null_st.st_rdev != makedev(1, 3))
-        return fail(m, EPERM, "cannot mask '%s': /dev/null is not the null device", op->dest);
+        return run_child_fail(m, EPERM, "cannot mask '%s': /dev/null is not the null device",
+                              op->dest);
     if (mount("/dev/null", op->dest, NULL, MS_BIND, NULL) < 0)
-        return fail(m, errno, "cannot mask '%s'", op->dest);
+        return run_child_fail(m, errno, "cannot mask '%s'", op->dest);
     return 0;
 }
 
@@ -193,11 +183,11 @@ static int do_readonly(const struct op *op, struct child_msg *m)
     if (mount(op->dest, op->dest, NULL, MS_BIND | MS_REC, NULL) < 0) {
         if (errno == ENOENT && (op->flags & OPF_OPTIONAL))
             return 0;
-        return fail(m, errno, "cannot bind '%s' read-only", op->dest);
+        return run_child_fail(m, errno, "cannot bind '%s' read-only", op->dest);
     }
     if (mount(NULL, op->dest, NULL,
               MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-        return fail(m, errno, "cannot remount '%s' read-only", op->dest);
+        return run_child_fail(m, errno, "cannot remount '%s' read-only", op->dest);
     return 0;
 }
 
@@ -211,11 +201,11 @@ static int do_root(const struct op *op, const struct run_options *o, int *root_f
         if (r < 0)
             return r;
     } else if (mount(op->source, op->source, NULL, MS_BIND | MS_REC, NULL) < 0) {
-        return fail(m, errno, "cannot bind the root '%s'", op->source);
+        return run_child_fail(m, errno, "cannot bind the root '%s'", op->source);
     }
     *root_fd = open(op->dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (*root_fd < 0)
-        return fail(m, errno, "cannot open the root '%s'", op->dest);
+        return run_child_fail(m, errno, "cannot open the root '%s'", op->dest);
     return 0;
 }
 
@@ -226,13 +216,13 @@ static int do_dev_node(int root_fd, const struct op *op, struct child_msg *m)
 
     fd = rs_open_in_root(root_fd, "dev", O_PATH | O_DIRECTORY, 0);
     if (fd < 0)
-        return fail(m, -fd, "cannot open '/dev'");
+        return run_child_fail(m, -fd, "cannot open '/dev'");
     name = name ? name + 1 : op->dest;
     if (op->kind == OP_MKNOD) {
         if (mknodat(fd, name, op->mode, op->dev) < 0)
-            return fail(m, errno, "cannot create '/%s'", op->dest);
+            return run_child_fail(m, errno, "cannot create '/%s'", op->dest);
     } else if (symlinkat(op->source, fd, name) < 0) {
-        return fail(m, errno, "cannot create '/%s'", op->dest);
+        return run_child_fail(m, errno, "cannot create '/%s'", op->dest);
     }
     return 0;
 }
@@ -244,9 +234,9 @@ static int do_mount(int root_fd, const struct op *op, struct child_msg *m)
 
     fd = rs_mkdir_in_root(root_fd, op->dest, 0755);
     if (fd < 0)
-        return fail(m, -fd, "cannot create the mount point '/%s'", op->dest);
+        return run_child_fail(m, -fd, "cannot create the mount point '/%s'", op->dest);
     if (mount(op->source, fd_path(fd, buf), op->fstype, op->mount_flags, op->data) < 0)
-        return fail(m, errno, "cannot mount %s on '/%s'", op->fstype, op->dest);
+        return run_child_fail(m, errno, "cannot mount %s on '/%s'", op->fstype, op->dest);
     return 0;
 }
 
@@ -257,7 +247,7 @@ int run_apply_mounts(const struct plan *p, struct child_msg *m)
 
     /* Nothing we mount may propagate back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return fail(m, errno, "cannot make '/' private");
+        return run_child_fail(m, errno, "cannot make '/' private");
     for (size_t i = 0; i < p->n_ops && r >= 0; i++) {
         const struct op *op = &p->ops[i];
         switch (op->kind) {
@@ -286,10 +276,10 @@ int run_apply_mounts(const struct plan *p, struct child_msg *m)
             break;
         case OP_ROOT_READONLY:
             if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-                r = fail(m, errno, "cannot make the root read-only");
+                r = run_child_fail(m, errno, "cannot make the root read-only");
             break;
         case _OP_KIND_MAX:
-            r = fail(m, EINVAL, "bad plan");
+            r = run_child_fail(m, EINVAL, "bad plan");
             break;
         }
     }

@@ -163,3 +163,7 @@ int run_apply_mounts(const struct plan *p, struct child_msg *msg);
 void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *msg);
 /* Send an fd over a unix socket. */
 int run_send_fd(int sock, int fd, const struct child_msg *msg);
+/* In the child: record a setup failure (errno e and a message) in m for the parent to print,
+ * and return -e. */
+__attribute__((format(printf, 3, 4))) int run_child_fail(struct child_msg *m, int e,
+                                                         const char *fmt, ...);
