@@ -162,8 +162,9 @@ int build_interrupt_signal(void);
 
 /* Write img's root outside the store: path ending in .tar or .tar.zst is a flat, reproducible
  * root tarball (mtimes clamped to sde when sde >= 0); anything else a directory (created, or
- * existing and empty) with the tree as it is in the store. Several layers are merged as an
- * overlay shows them. */
+ * existing and empty) with the tree as it is in the store plus debootstrap's /dev nodes (null,
+ * zero, full, random, urandom, tty, console, ptmx; pts/, shm/; fd and std* links), so that
+ * `chroot DIR` works. Several layers are merged as an overlay shows them. */
 int build_write_output(struct cache *c, const struct image *img, const char *path, int64_t sde,
                        struct rs_err *err);
 

@@ -1,5 +1,6 @@
-/* mkroot -o: the image's root outside the store, as a plain directory (what debootstrap makes)
- * or a flat tarball (what mmdebstrap makes), .tar or .tar.zst. The tree is streamed through
+/* mkroot -o: the image's root outside the store, as a plain directory (what debootstrap makes,
+ * /dev nodes included, so that `chroot DIR` works) or a flat tarball (what mmdebstrap makes),
+ * .tar or .tar.zst. The tree is streamed through
  * image/'s reproducible layer writer (sorted, numeric owners, xattrs, mtimes clamped to
  * SOURCE_DATE_EPOCH) and, for a directory, back through its safe extractor.
  *
@@ -20,6 +21,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +60,70 @@ static void *pipe_writer_main(void *data)
     w->r = oci_layer_write(w->tree_fd, w->out_fd, &o, &res, &w->err);
     w->out_fd = safe_close(w->out_fd);
     return NULL;
+}
+
+/* debootstrap's setup_devices_simple: the nodes a chroot needs, which the layer leaves out
+ * (runroot mounts its own /dev). Owned by root, 0666 (mknod -m 666), whatever the umask;
+ * where /dev/ptmx cannot be made, debootstrap's fallback: a link to pts/ptmx. Mtimes are
+ * clamped to sde when sde >= 0. */
+static int write_dev(int dir_fd, int64_t sde, struct rs_err *err)
+{
+    static const struct {
+        const char *name;
+        unsigned major, minor;
+    } nodes[] = {
+        { "null", 1, 3 },    { "zero", 1, 5 }, { "full", 1, 7 },    { "random", 1, 8 },
+        { "urandom", 1, 9 }, { "tty", 5, 0 },  { "console", 5, 1 }, { "ptmx", 5, 2 },
+    };
+    static const struct {
+        const char *name, *target;
+    } links[] = {
+        { "fd", "/proc/self/fd" },
+        { "stdin", "/proc/self/fd/0" },
+        { "stdout", "/proc/self/fd/1" },
+        { "stderr", "/proc/self/fd/2" },
+    };
+    static const char *const dirs[] = { "pts", "shm" };
+    struct timespec ts[2] = { { .tv_sec = sde }, { .tv_sec = sde } };
+    _cleanup_close_ int dev_fd = -1;
+
+    if (mkdirat(dir_fd, "dev", 0755) < 0 && errno != EEXIST)
+        return rs_err_set(err, -errno, "cannot create '/dev'");
+    dev_fd = openat(dir_fd, "dev", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dev_fd < 0)
+        return rs_err_set(err, -errno, "cannot open '/dev'");
+    for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+        const char *n = nodes[i].name;
+        if (faccessat(dev_fd, n, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            continue;
+        log_debug("mknod '/dev/%s' c %u %u", n, nodes[i].major, nodes[i].minor);
+        if (mknodat(dev_fd, n, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0) {
+            if (errno == EPERM && strcmp(n, "ptmx") == 0 && symlinkat("pts/ptmx", dev_fd, n) == 0) {
+                log_warning("cannot create '/dev/ptmx', linking it to 'pts/ptmx' instead: "
+                            "mount /dev/pts with ptmxmode=666 in the chroot");
+                continue;
+            }
+            return rs_err_set(err, -errno, "cannot create the device '/dev/%s'", n);
+        }
+        if (fchownat(dev_fd, n, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(dev_fd, n, 0666, 0) < 0)
+            return rs_err_set(err, -errno, "cannot set up the device '/dev/%s'", n);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+        if (mkdirat(dev_fd, dirs[i], 0755) < 0 && errno != EEXIST)
+            return rs_err_set(err, -errno, "cannot create '/dev/%s'", dirs[i]);
+    for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+        (void)unlinkat(dev_fd, links[i].name, 0);
+        if (symlinkat(links[i].target, dev_fd, links[i].name) < 0)
+            return rs_err_set(err, -errno, "cannot link '/dev/%s'", links[i].name);
+    }
+    if (sde < 0)
+        return 0;
+    _cleanup_closedir_ DIR *d = fdopendir(dup(dev_fd));
+    for (struct dirent *de; d && (de = readdir(d));)
+        if (strcmp(de->d_name, "..") != 0 &&
+            utimensat(dev_fd, de->d_name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+            return rs_err_set(err, -errno, "cannot clamp the mtime of '/dev/%s'", de->d_name);
+    return 0;
 }
 
 static int write_dir(int tree_fd, const char *path, int64_t sde, struct rs_err *err)
@@ -100,6 +166,8 @@ static int write_dir(int tree_fd, const char *path, int64_t sde, struct rs_err *
         r = w.r;
     }
     rs_err_release(&w.err);
+    if (r >= 0)
+        r = write_dev(dir_fd, sde, err);
     if (r < 0)
         return rs_err_wrap(err, "cannot write '%s'", path);
     return 0;

@@ -1,8 +1,9 @@
 #!/bin/bash
 # mkroot's second half, hermetic: a root assembled from the fixture archive (toy packages, so
 # --no-configure: there is no dpkg to run inside), published as a layer, cached under its build
-# key, written out with -o as a directory, .tar and .tar.zst, reproducible with
-# SOURCE_DATE_EPOCH, and --include as a second layer on the cached base.
+# key, written out with -o as a directory (with debootstrap's /dev nodes; the layer has none),
+# .tar and .tar.zst, reproducible with SOURCE_DATE_EPOCH, and --include as a second layer on the
+# cached base.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd dpkg-deb
@@ -23,7 +24,7 @@ K=$T/repo/keyring.gpg
 
 mk() { mkroot --mirror "$M" --keyring "$K" --arch amd64 --no-configure "$@"; }
 layer_of() { python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["layers"]))' "$ROOTSTOCK_ROOT/images/$1"*.json; }
-plan 16
+plan 19
 
 mk fixture minbase >"$T/out" 2>"$T/err"
 check "mkroot fixture minbase builds" [ $? -eq 0 ]
@@ -44,10 +45,29 @@ check "the cache hit works --offline" grep -q cached "$T/err3"
 
 mk fixture minbase --offline -o "$T/dir" >/dev/null 2>&1
 check "-o DIR writes the tree" cmp -s "$T/dir/usr/share/libx/data" "$L/usr/share/libx/data"
+# debootstrap's setup_devices_simple: what `chroot DIR` needs, as `stat` shows it.
+devs=$(cd "$T/dir/dev" 2>/dev/null && stat -c '%n %F %a %u:%g %t:%T' null zero full random urandom tty console ptmx pts shm)
+want="null character special file 666 0:0 1:3
+zero character special file 666 0:0 1:5
+full character special file 666 0:0 1:7
+random character special file 666 0:0 1:8
+urandom character special file 666 0:0 1:9
+tty character special file 666 0:0 5:0
+console character special file 666 0:0 5:1
+ptmx character special file 666 0:0 5:2
+pts directory 755 0:0 0:0
+shm directory 755 0:0 0:0"
+check "-o DIR has debootstrap's device nodes and dirs in /dev" [ "$devs" = "$want" ]
+[ "$devs" = "$want" ] || diag "$devs"
+check "-o DIR links /dev/fd and /dev/std* to /proc/self/fd" \
+    [ "$(readlink "$T/dir/dev/fd") $(readlink "$T/dir/dev/stdin") $(readlink "$T/dir/dev/stdout") $(readlink "$T/dir/dev/stderr")" = \
+        "/proc/self/fd /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2" ]
 mk fixture minbase --offline -o "$T/root.tar" >/dev/null 2>&1
 check "-o FILE.tar writes a flat root tarball" sh -c "tar -tf '$T/root.tar' | grep -qx 'usr/share/libx/data'"
 mk fixture minbase --offline -o "$T/root.tar.zst" >/dev/null 2>&1
 check "-o FILE.tar.zst writes it compressed" sh -c "zstd -dc '$T/root.tar.zst' | cmp -s - '$T/root.tar'"
+check "the layer's /dev stays empty, and so does a tarball's" \
+    sh -c "[ -z \"\$(ls -A '$L/dev' 2>/dev/null)\" ] && ! tar -tf '$T/root.tar' | grep -q '^dev/.'"
 expect_fail 1 "not empty" "-o refuses a non-empty directory" mk fixture minbase --offline -o "$T/dir"
 
 for s in a b; do
