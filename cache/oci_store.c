@@ -337,8 +337,11 @@ static int write_layers(struct cache *c, const struct image *img, enum oci_compr
         if (!meta.diff_id || strcmp(meta.diff_id, diff) != 0)
             (void)cache_layer_set_diff_id(c, id, diff, NULL);
         layer_meta_release(&meta);
+        /* Only when new: a build key is a synced file, and exports repeat. */
+        char known[RS_SHA256_HEX_LEN + 1];
         layer_key(layers[i].blob.diff_id, key);
-        (void)cache_recipe_put(c, key, id, NULL);
+        if (cache_recipe_get(c, key, known) < 0 || strcmp(known, id) != 0)
+            (void)cache_recipe_put(c, key, id, NULL);
     }
     return 0;
 }

@@ -603,7 +603,8 @@ static int write_child(struct wstate *w, int dfd, const char *prefix, struct chi
     r = write_header(w, e, path, err);
     if (r < 0)
         return r;
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (c->st.st_size > READ_BUF_SIZE) /* small files are one read: no syscall to hint them */
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return write_file_data(w, fd, path, (uint64_t)c->st.st_size, err);
 }
 
