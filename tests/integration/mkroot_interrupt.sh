@@ -1,0 +1,156 @@
+#!/bin/bash
+# mkroot interrupted, hermetic (fixture archive, --no-configure): Ctrl-C or kill -9 at any
+# moment leaves no half layer visible and no mount behind, and the next run reuses every .deb
+# already fetched (issue 6). Rounds of SIGINT and SIGKILL at random moments of cold builds
+# (resolve, download, unpack of the base layer and of the --include layer, publish), each
+# followed by checks of the store and a full run; then two aimed ones: Ctrl-C during a stalled
+# download and during the unpack of a layer. Under a minute.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd dpkg-deb
+need_cmd gpg
+need_cmd python3
+need_cmd xz
+need_cmd curl
+env --default-signal=INT true 2>/dev/null || skip_all "needs env --default-signal (coreutils 8.31)"
+
+FX=$RS_SOURCE_DIR/tests/fixtures
+bash "$FX/make_archive.sh" "$T/repo" >"$T/make.log" 2>&1 || skip_all "cannot build the fixture archive: $(tail -3 "$T/make.log")"
+python3 "$FX/archive_server.py" "$T/repo" "$T/port" &
+remember_pid $!
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+[ -s "$T/port" ] || skip_all "fixture server did not start"
+M=http://127.0.0.1:$(cat "$T/port")
+K=$T/repo/keyring.gpg
+
+mk() { mkroot --mirror "$M" --keyring "$K" --arch amd64 --no-configure "$@"; }
+# For `mk_bg … &`: exec, so that $! is mkroot itself; and as a background job of a
+# non-interactive shell ignores SIGINT, give it the default back, as Ctrl-C would find it.
+mk_bg() { exec env --default-signal=INT,TERM mkroot --mirror "$M" --keyring "$K" --arch amd64 --no-configure "$@"; }
+WHAT=(fixture minbase --include big,many,tool)
+reset_log() { curl -fsS "$M/__reset" >/dev/null; }
+fetched_debs() { curl -fsS "$M/__log" | awk '$1 == "GET" && $3 ~ /\.deb$/ { sub(".*/", "", $3); print $3 }' | sort -u; }
+
+# The .debs (file names) whose blob is in store $1.
+declare -A sha_of
+for f in "$T"/repo/pool/main/*.deb; do sha_of[$(basename "$f")]=$(sha256sum "$f" | cut -d' ' -f1); done
+debs_in_store() {
+    local n
+    for n in "${!sha_of[@]}"; do [ -f "$1/blobs/sha256/${sha_of[$n]}" ] && echo "$n"; done | sort
+}
+
+# What must hold after any interruption of a build in store $1: verify finds nothing, every
+# layer has its record, nothing is mounted under the store. Prints what is wrong.
+store_problems() {
+    local s=$1 d
+    rootstock --root "$s" cache verify >"$T/verify" 2>&1 || echo "cache verify: $(head -3 "$T/verify")"
+    for d in "$s"/layers/*/; do
+        [ -d "$d" ] || continue
+        python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$d/layer.json" 2>/dev/null ||
+            echo "layer without a complete layer.json: $d"
+    done
+    grep -F " $s/" /proc/self/mountinfo | awk '{ print "mounted: " $5 }'
+    grep -F " $s " /proc/self/mountinfo | awk '{ print "mounted: " $5 }'
+}
+
+plan 10
+
+# A cold build, timed, to spread the signals over its whole length.
+start=$(date +%s%N)
+mk --root "$T/base" "${WHAT[@]}" >"$T/out" 2>"$T/err"
+check "a cold build of the fixture with two layers succeeds" [ $? -eq 0 ]
+cold_ms=$((($(date +%s%N) - start) / 1000000))
+diag "cold build: $cold_ms ms"
+window=$((cold_ms * 12 / 10 + 1))
+
+rounds=20 interrupted=0 bad_int=0 bad_kill=0 problems=0 failed_next=0 refetched=0 tmp_left=0
+for ((i = 0; i < rounds; i++)); do
+    s=$T/r$i sig=INT want=130
+    [ $((i % 2)) -eq 1 ] && sig=KILL want=137
+    delay_ms=$((RANDOM % window))
+    reset_log
+    mk_bg --root "$s" "${WHAT[@]}" >"$T/r.out" 2>"$T/r.err" &
+    pid=$!
+    sleep "$(awk -v ms="$delay_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
+    kill -"$sig" "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        interrupted=$((interrupted + 1))
+        if [ "$rc" -ne "$want" ]; then
+            [ "$sig" = INT ] && bad_int=$((bad_int + 1)) || bad_kill=$((bad_kill + 1))
+            diag "round $i: SIG$sig after $delay_ms ms: exit $rc, want $want: $(tail -2 "$T/r.err")"
+        fi
+    fi
+    p=$(store_problems "$s")
+    [ -z "$p" ] || { problems=$((problems + 1)); diag "round $i: SIG$sig after $delay_ms ms:" "$p"; }
+    have=$(debs_in_store "$s")
+    reset_log
+    if ! mk --root "$s" "${WHAT[@]}" >"$T/n.out" 2>"$T/n.err"; then
+        failed_next=$((failed_next + 1))
+        diag "round $i: the run after SIG$sig failed: $(tail -3 "$T/n.err")"
+    fi
+    again=$(comm -12 <(echo "$have") <(fetched_debs))
+    [ -z "$again" ] || { refetched=$((refetched + 1)); diag "round $i: fetched again: $again"; }
+    [ -z "$(ls -A "$s/tmp")" ] || { tmp_left=$((tmp_left + 1)); diag "round $i: tmp/ holds $(ls "$s/tmp")"; }
+    p=$(store_problems "$s")
+    [ -z "$p" ] || { problems=$((problems + 1)); diag "round $i, after the next run:" "$p"; }
+    rm -rf "$s"
+done
+diag "$interrupted of $rounds rounds interrupted a build (the others came too late)"
+check "most rounds interrupt the build before it ends" [ "$interrupted" -ge $((rounds / 4)) ]
+check "SIGINT exits 130, SIGKILL kills (137)" eval '[ "$bad_int" -eq 0 ] && [ "$bad_kill" -eq 0 ]'
+check "after every interruption: verify clean, no layer without layer.json, no mount" [ "$problems" -eq 0 ]
+check "the run after every interruption succeeds and leaves tmp/ empty" eval '[ "$failed_next" -eq 0 ] && [ "$tmp_left" -eq 0 ]'
+check "no .deb already in the store is downloaded again" [ "$refetched" -eq 0 ]
+
+# Aimed: Ctrl-C while big's download hangs halfway. The other .debs may be complete; big's
+# partial body must not be in the store, and the next run fetches only what is missing.
+s=$T/stall
+reset_log
+big=$(basename "$T"/repo/pool/main/big_*.deb)
+curl -fsS "$M/__fault/stall/pool/main/$big" >/dev/null
+mk_bg --root "$s" "${WHAT[@]}" >"$T/s.out" 2>"$T/s.err" &
+pid=$!
+for _ in $(seq 200); do fetched_debs | grep -qx "$big" && break; sleep 0.05; done
+sleep 0.2
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check "Ctrl-C during a stalled download exits 130" [ "$rc" -eq 130 ]
+have=$(debs_in_store "$s")
+check "... the partial .deb is not in the store, and the store is clean" \
+    eval '! echo "$have" | grep -qx "$big" && [ -z "$(store_problems "$s")" ]'
+reset_log
+mk --root "$s" "${WHAT[@]}" >/dev/null 2>"$T/s2.err"
+rc=$?
+check "... the next run succeeds and fetches only what was missing" eval '[ "$rc" -eq 0 ] &&
+    [ -z "$(comm -12 <(echo "$have") <(fetched_debs))" ] && fetched_debs | grep -qx "$big"'
+[ "$rc" -eq 0 ] || diag "$(tail -3 "$T/s2.err")"
+
+# Aimed: Ctrl-C while the --include layer is being unpacked (its files appearing in the
+# container's upper dir): the stage is discarded, the message says so, exit 130.
+aimed=0
+for attempt in 1 2 3 4 5; do
+    s=$T/aim$attempt
+    mkdir -p "$s"
+    cp -al "$T/base/blobs" "$s/"
+    mk_bg --root "$s" "${WHAT[@]}" >"$T/a.out" 2>"$T/a.err" &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        compgen -G "$s/containers/*/upper/usr/share/many/d0" >/dev/null && break
+    done
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"
+    rc=$?
+    [ "$rc" -ne 0 ] && { aimed=1; break; }
+    rm -rf "$s"
+done
+check "Ctrl-C while a layer is unpacked exits 130 saying so, and leaves no layer, container or stage" \
+    eval '[ "$aimed" -eq 1 ] && [ "$rc" -eq 130 ] && grep -q "interrupted" "$T/a.err" &&
+    [ -z "$(store_problems "$s")" ] && [ -z "$(ls -A "$s/containers" 2>/dev/null)" ] &&
+    [ "$(ls "$s/layers" | wc -l)" -eq 1 ] && [ -z "$(ls -A "$s/tmp")" ]'
+[ "$aimed" -eq 1 ] || diag "the build always finished before the signal"
+[ "$rc" -eq 130 ] || diag "exit $rc: $(tail -3 "$T/a.err")"
+
+done_testing
