@@ -63,7 +63,7 @@ cold_ms=$((($(date +%s%N) - start) / 1000000))
 diag "cold build: $cold_ms ms"
 window=$((cold_ms * 12 / 10 + 1))
 
-rounds=20 interrupted=0 bad_int=0 bad_kill=0 problems=0 failed_next=0 refetched=0 tmp_left=0
+rounds=18 interrupted=0 bad_int=0 bad_kill=0 problems=0 failed_next=0 refetched=0 tmp_left=0
 for ((i = 0; i < rounds; i++)); do
     s=$T/r$i sig=INT want=130
     [ $((i % 2)) -eq 1 ] && sig=KILL want=137
