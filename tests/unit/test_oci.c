@@ -828,6 +828,51 @@ static void writer__layer_larger_than_the_ring_is_stable(void **state)
     tmp_free(&a);
 }
 
+/* The sink thread's failures reach the caller, and a walk that fails stops the thread: no hang,
+ * no leak, nothing half-reported. */
+static void writer__failures_stop_the_sink_thread(void **state)
+{
+    (void)state;
+    struct tmp a, out;
+    tmp_new(&a);
+    tmp_new(&out);
+    char *big = xcalloc(3 * OCI_SINK_SLOT_SIZE, 1);
+    assert_int_equal(
+        rs_write_file_atomic_at(a.fd, "big", big, 3 * OCI_SINK_SLOT_SIZE, 0644, 0, NULL), 0);
+    free(big);
+    _cleanup_free_ char *f = xasprintf("%s/l", out.path);
+    int ro = open(f, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(ro >= 0);
+    for (enum oci_compression c = OCI_COMPRESS_NONE; c < _OCI_COMPRESS_MAX; c++) {
+        struct oci_layer_write_options o = { .compression = c, .clamp_mtime = -1 };
+        struct oci_layer_result res = { .size = 4242 };
+        struct rs_err err = RS_ERR_INIT;
+        assert_int_equal(oci_layer_write(a.fd, ro, &o, &res, &err), -EBADF);
+        assert_non_null(err.msg);
+        assert_int_equal(res.size, 4242);
+        rs_err_release(&err);
+    }
+    close(ro);
+
+    /* A redirect xattr deep in the walk: -ENOTSUP after data went to the thread. */
+    assert_int_equal(mkdirat(a.fd, "z", 0755), 0);
+    int d = openat(a.fd, "z", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(d >= 0);
+    int x =
+        fsetxattr(d, is_root() ? "trusted.overlay.redirect" : "user.overlay.redirect", "y", 1, 0);
+    close(d);
+    if (x == 0) {
+        int w = open(f, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        assert_true(w >= 0);
+        struct oci_layer_result res;
+        struct rs_err err = RS_ERR_INIT;
+        assert_refused(oci_layer_write(a.fd, w, NULL, &res, &err), &err, ENOTSUP, "redirect");
+        close(w);
+    }
+    tmp_free(&out);
+    tmp_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -850,6 +895,7 @@ int main(void)
         cmocka_unit_test(extract__replaced_symlink_is_not_followed_from_the_cache),
         cmocka_unit_test(extract__deep_paths_and_back),
         cmocka_unit_test(writer__layer_larger_than_the_ring_is_stable),
+        cmocka_unit_test(writer__failures_stop_the_sink_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
