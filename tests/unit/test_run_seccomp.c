@@ -89,7 +89,7 @@ static uint32_t bpf_run(const struct sock_fprog *f, const struct seccomp_data *d
             }
             break;
         case BPF_JMP: {
-            bool taken;
+            bool taken = false; /* fail_msg() does not return, but the compiler cannot see it */
             if (BPF_OP(i->code) == BPF_JA) {
                 pc += i->k;
                 assert_true(pc < f->len);
