@@ -1,7 +1,7 @@
 #!/bin/bash
 # Install what the tests need, build three times (debug, ASan+UBSan, release; warnings as
-# errors) and run the
-# whole suite: unit, integration, network (the real Debian archive) and fuzz-corpus replays.
+# errors) and run the whole suite: unit, integration, network (the real Debian archive) and
+# fuzz-corpus replays.
 # Run as root from the checkout: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
