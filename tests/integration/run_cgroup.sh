@@ -52,7 +52,7 @@ fi
 wait
 cpu_ms=$(runroot --cpus 0.2 "$R" probe spin 1000 </dev/null | awk '{print $2}')
 diag "CPU time of a 1000 ms spin under --cpus 0.2: ${cpu_ms} ms"
-check "--cpus 0.2 limits measured CPU time (100..400 ms of 1000)" [ "${cpu_ms:-0}" -ge 100 ] && [ "${cpu_ms:-9999}" -le 400 ]
+check "--cpus 0.2 limits measured CPU time (100..400 ms of 1000)" eval '[ "${cpu_ms:-0}" -ge 100 ] && [ "${cpu_ms:-9999}" -le 400 ]'
 check "the cgroups are removed at exit" [ "$(count_cgroups)" -eq "$before" ]
 expect_fail 2 "invalid CPU count" "--cpus 0 is a usage error" runroot --cpus 0 "$R" true
 
