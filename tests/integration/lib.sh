@@ -5,7 +5,8 @@
 
 set -u
 : "${ROOTSTOCK:?run through ctest}"
-PATH="$RS_BIN_DIR:$PATH"
+# sbin too: tools such as getcap, setcap and mknod live there, and CI may start without it.
+PATH="$RS_BIN_DIR:$PATH:/usr/sbin:/sbin"
 export PATH
 
 tap_n=0
