@@ -41,6 +41,25 @@ expect_fail() {
     fi
 }
 
+bail_out() { echo "Bail out! $*"; exit 1; }
+
+# start_fixture_archive: build the signed fixture archive (tests/fixtures/make_archive.sh) in
+# $T/repo and serve it on 127.0.0.1 (tests/fixtures/archive_server.py, which misbehaves on
+# request). Sets M (its URL), K (its keyring) and FIXTURE_PID. Both are the project's own, so
+# a failure fails the test instead of skipping it.
+start_fixture_archive() {
+    local fx=$RS_SOURCE_DIR/tests/fixtures
+    bash "$fx/make_archive.sh" "$T/repo" >"$T/make.log" 2>&1 ||
+        bail_out "cannot build the fixture archive: $(tail -3 "$T/make.log")"
+    python3 "$fx/archive_server.py" "$T/repo" "$T/port" &
+    FIXTURE_PID=$!
+    remember_pid "$FIXTURE_PID"
+    for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+    [ -s "$T/port" ] || bail_out "the fixture archive server did not start"
+    M=http://127.0.0.1:$(cat "$T/port")
+    K=$T/repo/keyring.gpg
+}
+
 need_root() { [ "$(id -u)" -eq 0 ] || skip_all "needs root"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || skip_all "needs $1"; }
 

@@ -10,15 +10,7 @@ need_cmd python3
 need_cmd xz
 need_cmd curl
 
-FX=$RS_SOURCE_DIR/tests/fixtures
-bash "$FX/make_archive.sh" "$T/repo" >"$T/make.log" 2>&1 || skip_all "cannot build the fixture archive: $(tail -3 "$T/make.log")"
-python3 "$FX/archive_server.py" "$T/repo" "$T/port" &
-SRV=$!
-remember_pid $SRV
-for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || skip_all "fixture server did not start"
-M=http://127.0.0.1:$(cat "$T/port")
-K=$T/repo/keyring.gpg
+start_fixture_archive
 export ROOTSTOCK_HTTP_STALL_TIMEOUT=1
 
 mk() { mkroot --mirror "$M" --keyring "$K" --arch amd64 "$@"; }
@@ -168,7 +160,7 @@ check "... from its new index" sh -c "curl -fsS '$M/__log' | grep -q '^GET 200 /
 fresh offhit
 mk fixture --download-only >/dev/null 2>&1
 drop_indexes
-kill "$SRV"; wait "$SRV" 2>/dev/null
+kill "$FIXTURE_PID"; wait "$FIXTURE_PID" 2>/dev/null
 mk fixture --print-packages --offline >"$T/out" 2>/dev/null
 check "--offline resolves from the store with the server stopped" diff "$T/want" "$T/out"
 check "... and --download-only --offline finds every package" mk fixture --download-only --offline -q

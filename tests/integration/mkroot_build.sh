@@ -13,14 +13,7 @@ need_cmd xz
 need_cmd curl
 need_cmd zstd
 
-FX=$RS_SOURCE_DIR/tests/fixtures
-bash "$FX/make_archive.sh" "$T/repo" >"$T/make.log" 2>&1 || skip_all "cannot build the fixture archive: $(tail -3 "$T/make.log")"
-python3 "$FX/archive_server.py" "$T/repo" "$T/port" &
-remember_pid $!
-for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || skip_all "fixture server did not start"
-M=http://127.0.0.1:$(cat "$T/port")
-K=$T/repo/keyring.gpg
+start_fixture_archive
 
 mk() { mkroot --mirror "$M" --keyring "$K" --arch amd64 --no-configure "$@"; }
 layer_of() { python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["layers"]))' "$ROOTSTOCK_ROOT/images/$1"*.json; }
