@@ -122,10 +122,32 @@ static void add_conffiles(struct strbuf *sb, const struct build_deb_meta *m)
     }
 }
 
+/* A package whose `new` only moves its records (no preinst to run, no trigger interests to
+ * append; a mere "interest" in its triggers file, even in a comment, makes it not plain): a
+ * run of them is moved with one `mv` and one `cat`, in the same order. No maintainer script
+ * runs inside a run, so each one that does sees the same database as when they are moved one
+ * by one; this saves two processes per package. */
+static bool is_plain(const struct build_deb_meta *m)
+{
+    const struct build_deb_member *t = build_deb_meta_member(m, "triggers");
+    return !build_deb_meta_member(m, "preinst") && !(t && strstr(t->data, "interest"));
+}
+
+static void flush_plain(struct strbuf *sb, struct strbuf *info, struct strbuf *stanza)
+{
+    if (info->len == 0)
+        return;
+    (void)strbuf_addf(sb, "mv%s $D/info/\ncat%s >>$D/status\n", info->buf, stanza->buf);
+    strbuf_reset(info);
+    strbuf_reset(stanza);
+}
+
 static char *base_script(const struct build_pkg_list *l, const struct build_deb_meta *metas,
                          const char *stage_dir)
 {
     struct strbuf sb = STRBUF_INIT(64u << 20);
+    _cleanup_strbuf_ struct strbuf plain_info = STRBUF_INIT(1u << 20);
+    _cleanup_strbuf_ struct strbuf plain_stanza = STRBUF_INIT(1u << 20);
     const struct build_pkg *dpkg = find_pkg(l, "dpkg");
 
     (void)strbuf_addf(&sb,
@@ -172,6 +194,12 @@ static char *base_script(const struct build_pkg_list *l, const struct build_deb_
         const struct build_pkg *p = &l->pkgs[i];
         _cleanup_free_ char *arch_to_free = NULL;
         const char *arch = arch_of(p, &metas[i], &arch_to_free);
+        if (!is_core(p->name) && is_plain(&metas[i])) {
+            (void)strbuf_addf(&plain_info, " $S/%s/info/*", p->name);
+            (void)strbuf_addf(&plain_stanza, " $S/%s/stanza", p->name);
+            continue;
+        }
+        flush_plain(&sb, &plain_info, &plain_stanza);
         if (!is_core(p->name)) {
             (void)strbuf_addf(&sb, "new %s %s\n", p->name, arch);
             continue;
@@ -181,6 +209,7 @@ static char *base_script(const struct build_pkg_list *l, const struct build_deb_
         add_conffiles(&sb, &metas[i]);
         (void)strbuf_addf(&sb, "\nunpacked %s\n", p->name);
     }
+    flush_plain(&sb, &plain_info, &plain_stanza);
     (void)strbuf_addstr(&sb, "rm -rf $S\n");
     return strbuf_detach(&sb, NULL);
 }
