@@ -254,7 +254,7 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
         run_child_fail(m, errno, "cannot mark fds close-on-exec");
         return;
     }
-    if (!o->no_seccomp && run_seccomp_load(p, m) < 0)
+    if (!o->no_seccomp && run_seccomp_load(sync_fd, m) < 0)
         return;
     if (o->init) {
         pid_t child = fork();

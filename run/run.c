@@ -27,6 +27,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "run/seccomp.h"
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
@@ -96,9 +97,11 @@ static int recv_msg(int fd, struct child_msg *m, int *ret_fd)
     };
     ssize_t n;
 
+    /* A child that exits without reading the seccomp filter we sent it resets the connection,
+     * and that error is reported (once) before the messages it queued: its setup error. */
     do
         n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && (errno == EINTR || errno == ECONNRESET));
     if (n <= 0)
         return n == 0 ? 0 : -errno;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
@@ -341,6 +344,30 @@ static void report_oom(struct cgroup *cg, int kmsg, const struct supervisor *s,
     }
 }
 
+/* A volatile overlay leaves work/incompat/volatile/dirty under its work dir (overlayfs's
+ * OVL_WORKDIR_NAME "work", then the marker), for a later mount of the same upper to refuse it
+ * after a crash. The kernel reads it only at mount, and a discarded upper is never mounted again,
+ * so it goes while the command runs instead of after it exits: these three are the slowest
+ * entries of the container directory to remove (journaled metadata operations on the store's
+ * disk, 0.5-3 ms together), and the container's own exec and exit hide them. Missing entries
+ * are fine (an older kernel mounted without "volatile"); the caller's removal of work_dir
+ * copes with whatever is left. */
+static void remove_volatile_marker(const struct run_options *o)
+{
+    static const char *const names[] = { "work/incompat/volatile/dirty", "work/incompat/volatile",
+                                         "work/incompat" };
+    _cleanup_close_ int fd = -1;
+
+    if (!o->lower_dirs || !o->discard_upper || !o->work_dir)
+        return;
+    fd = open(o->work_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; fd >= 0 && i < ELEMENTSOF(names); i++)
+        if (unlinkat(fd, names[i], i == 0 ? 0 : AT_REMOVEDIR) < 0 && errno != ENOENT) {
+            log_debug("cannot remove '%s/%s': %m", o->work_dir, names[i]);
+            break;
+        }
+}
+
 static char *cgroup_name(void)
 {
     struct timespec ts;
@@ -415,6 +442,12 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
         r = rs_err_set(err, -errno, "cannot start the container");
         goto out_wait;
     }
+    /* The filter is built here while the child mounts (two CPUs work instead of one); the
+     * child receives it right before it loads it. */
+    if (!o->no_seccomp && run_seccomp_send(p, sv[0], err) < 0) {
+        r = rs_err_ret(err);
+        goto out_wait;
+    }
     /* Until execve closes the child's end: at most a pty and one error. */
     for (;;) {
         int fd = -1;
@@ -434,6 +467,7 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
         r = rs_err_set(err, -(setup.err ? setup.err : EIO), "%s", setup.text);
         goto out_wait;
     }
+    remove_volatile_marker(o);
     s.kmsg = kmsg;
     s.memcg = cg ? cg_memory_path(cg) : NULL;
     tty_raw(&s);

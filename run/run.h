@@ -54,7 +54,8 @@ struct run_options {
      * the container's exit syncs the upper's filesystem (on a busy disk that sync of the
      * whole filesystem was the largest part of a short run: 10-300 ms). What the container
      * wrote is lost on a host crash, which is what discarding it means anyway. Kernels
-     * without the option (before 5.10) mount as usual. */
+     * without the option (before 5.10) mount as usual. The overlay's "volatile" marker under
+     * work_dir (work/incompat/volatile/dirty) is removed while the command runs. */
     bool discard_upper;
 
     char *const *argv;    /* required, non-empty; argv[0] is searched in env's PATH */

@@ -22,6 +22,7 @@
 #include <seccomp.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 
 /* Always allowed: docker's unconditional list (moby profiles/seccomp, 2025), for the x86
@@ -431,20 +432,36 @@ int run_seccomp_build(uint64_t caps, struct sock_fprog *ret)
     return 0;
 }
 
-int run_seccomp_load(const struct plan *p, struct child_msg *m)
+int run_seccomp_send(const struct plan *p, int sock, struct rs_err *err)
 {
     struct sock_fprog prog = { 0 };
     int r;
 
     r = run_seccomp_build(p->caps, &prog);
-    if (r >= 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-        r = -errno;
+    if (r < 0)
+        return rs_err_set(err, r, "cannot build the seccomp filter");
+    /* A child that is gone already sent its own error (or fails to receive this one, and
+     * says so): that message is the one to print, not EPIPE here. */
+    if (send(sock, prog.filter, prog.len * sizeof(*prog.filter), MSG_NOSIGNAL) < 0)
+        log_debug("cannot pass the seccomp filter to the container: %m");
     free(prog.filter);
-    if (r < 0) {
-        m->kind = MSG_SETUP_ERROR;
-        m->err = -r;
-        (void)snprintf(m->text, sizeof(m->text), "cannot load the seccomp filter");
-        return r;
-    }
+    return 0;
+}
+
+int run_seccomp_load(int sock, struct child_msg *m)
+{
+    _cleanup_free_ struct sock_filter *insns = xcalloc(BPF_MAXINSNS, sizeof(*insns));
+    struct sock_fprog prog = { .filter = insns };
+    ssize_t n;
+
+    do
+        n = recv(sock, insns, BPF_MAXINSNS * sizeof(*insns), MSG_TRUNC);
+    while (n < 0 && errno == EINTR);
+    /* An empty, truncated or ragged message is not a program: refuse to exec without one. */
+    if (n <= 0 || (size_t)n > BPF_MAXINSNS * sizeof(*insns) || n % sizeof(*insns) != 0)
+        return run_child_fail(m, n < 0 ? errno : EBADMSG, "cannot receive the seccomp filter");
+    prog.len = (unsigned short)(n / sizeof(*insns));
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+        return run_child_fail(m, errno, "cannot load the seccomp filter");
     return 0;
 }
