@@ -15,8 +15,19 @@ for a in $(busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; 
 cp "$RS_HELPERS/probe" "$R/bin/probe"
 mode=$(stat -fc %T /sys/fs/cgroup)
 diag "cgroup filesystem: $mode"
-count_cgroups() { find /sys/fs/cgroup -maxdepth 6 -type d -name 'runroot-*' 2>/dev/null | wc -l; }
-before=$(count_cgroups)
+# Other tests run runroot at the same time (ctest -j): look only at this test's own cgroups.
+# runroot names them runroot-<its pid>-…, so every runroot started here goes through a wrapper
+# that records its pid and then becomes runroot (exec keeps the pid).
+mkdir -p "$T/wrap"
+printf '#!/bin/sh\necho $$ >>"%s"\nexec "%s" "$@"\n' "$T/rr-pids" "$(command -v runroot)" >"$T/wrap/runroot"
+chmod +x "$T/wrap/runroot"
+PATH=$T/wrap:$PATH
+: >"$T/rr-pids"
+cgroups_of() { find /sys/fs/cgroup -maxdepth 6 -type d -name "runroot-$1-*" 2>/dev/null; }
+own_cgroups_left() {
+    local pid
+    while read -r pid; do cgroups_of "$pid"; done <"$T/rr-pids" | wc -l
+}
 
 plan 11
 # The probe maps and touches N MiB with no libc heap, so 99 MiB stays just under 100 MiB.
@@ -40,20 +51,22 @@ check "--pids-limit 20 contains a fork bomb" sh -c 'runroot --pids-limit 20 "$1"
 # --cpus: the limit is in the cgroup files, and a 1 s spin under 0.2 CPUs gets ~0.2 s.
 # Read the limit from the host while the container runs.
 runroot --cpus 0.5 "$R" sleep 2 </dev/null &
+cpus_pid=$!
 remember_pid $!
-sleep 0.7
+# Until its cgroup exists (a bound for a hung run, not a timing check).
+for _ in $(seq 100); do [ -n "$(cgroups_of "$cpus_pid")" ] && break; sleep 0.1; done
 if [ "$mode" = cgroup2fs ]; then
-    quota=$(cat $(find /sys/fs/cgroup -maxdepth 4 -type d -name 'runroot-*' | head -1)/cpu.max)
+    quota=$(cat "$(cgroups_of "$cpus_pid" | head -1)/cpu.max")
     check "--cpus 0.5 writes cpu.max" [ "$quota" = "50000 100000" ]
 else
-    quota=$(cat $(find /sys/fs/cgroup/cpu/ -maxdepth 4 -type d -name 'runroot-*' | head -1)/cpu.cfs_quota_us)
+    quota=$(cat "$(cgroups_of "$cpus_pid" | grep '^/sys/fs/cgroup/cpu/' | head -1)/cpu.cfs_quota_us")
     check "--cpus 0.5 writes cpu.cfs_quota_us" [ "$quota" = 50000 ]
 fi
 wait
 cpu_ms=$(runroot --cpus 0.2 "$R" probe spin 1000 </dev/null | awk '{print $2}')
 diag "CPU time of a 1000 ms spin under --cpus 0.2: ${cpu_ms} ms"
 check "--cpus 0.2 limits measured CPU time (100..400 ms of 1000)" eval '[ "${cpu_ms:-0}" -ge 100 ] && [ "${cpu_ms:-9999}" -le 400 ]'
-check "the cgroups are removed at exit" [ "$(count_cgroups)" -eq "$before" ]
+check "the cgroups are removed at exit" [ "$(own_cgroups_left)" -eq 0 -a -s "$T/rr-pids" ]
 expect_fail 2 "invalid CPU count" "--cpus 0 is a usage error" runroot --cpus 0 "$R" true
 
 # The v2 code path on a hybrid host: the unified hierarchy has no controllers here (v1 holds
