@@ -98,7 +98,7 @@ char *build_key_text(const char *codename, const char *arch, enum build_variant 
 
 /* ---- tree walks ---- */
 
-static int walk_clamp(int dfd, int64_t sde, uint64_t *size, int depth)
+static int walk_clamp(int dfd, int64_t sde, int depth)
 {
     _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
@@ -125,13 +125,11 @@ static int walk_clamp(int dfd, int64_t sde, uint64_t *size, int depth)
                 openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub < 0)
                 return -errno;
-            r = walk_clamp(sub, sde, size, depth + 1);
+            r = walk_clamp(sub, sde, depth + 1);
             if (r < 0)
                 return r;
-        } else if (S_ISREG(st.st_mode)) {
-            *size += (uint64_t)st.st_size;
         }
-        if (sde >= 0 && st.st_mtim.tv_sec >= sde) {
+        if (st.st_mtim.tv_sec >= sde) {
             struct timespec ts[2] = { { .tv_sec = sde }, { .tv_sec = sde } };
             if (utimensat(dfd, de->d_name, ts, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
@@ -142,15 +140,18 @@ static int walk_clamp(int dfd, int64_t sde, uint64_t *size, int depth)
 
 int build_clamp_mtimes(int dir_fd, int64_t sde, struct rs_err *err)
 {
-    uint64_t size = 0;
-    int r = walk_clamp(dir_fd, sde, &size, 0);
+    struct timespec ts[2] = { { .tv_sec = sde }, { .tv_sec = sde } };
+    int r;
+
+    /* Without SOURCE_DATE_EPOCH the walk would change nothing: the store's publish walks the
+     * tree anyway. */
+    if (sde < 0)
+        return 0;
+    r = walk_clamp(dir_fd, sde, 0);
     if (r < 0)
         return rs_err_set(err, r, "cannot clamp modification times");
-    if (sde >= 0) {
-        struct timespec ts[2] = { { .tv_sec = sde }, { .tv_sec = sde } };
-        if (futimens(dir_fd, ts) < 0)
-            return rs_err_set(err, -errno, "cannot clamp modification times");
-    }
+    if (futimens(dir_fd, ts) < 0)
+        return rs_err_set(err, -errno, "cannot clamp modification times");
     return 0;
 }
 
