@@ -222,14 +222,16 @@ static int stage_interests(int dir_fd, const char *info, const struct build_deb_
     return 0;
 }
 
-static int stage_one(int root_fd, int pkgs_fd, const struct build_pkg *p,
-                     const struct build_deb_meta *m, struct rs_err *err)
+int build_dpkg_stage_records(int pkgs_fd, const struct build_pkg *p, const struct build_deb_meta *m,
+                             struct rs_err *err)
 {
-    _cleanup_free_ char *info = build_dpkg_info_name(p, m), *stanza = NULL, *list_name = NULL;
+    _cleanup_free_ char *info = NULL, *stanza = NULL, *list_name = NULL;
     _cleanup_close_ int dir_fd = -1, info_fd = -1, ci_fd = -1;
-    const struct build_deb_member *cf = build_deb_meta_member(m, "conffiles");
     int r;
 
+    if (!build_deb_meta_member(m, "control"))
+        return rs_err_msg(err, -EINVAL, "package '%s' has no control area", p->name);
+    info = build_dpkg_info_name(p, m);
     if (mkdirat(pkgs_fd, p->name, 0700) < 0)
         return rs_err_set(err, -errno, "cannot create the stage of '%s'", p->name);
     dir_fd = openat(pkgs_fd, p->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -263,43 +265,68 @@ static int stage_one(int root_fd, int pkgs_fd, const struct build_pkg *p,
     if (r < 0)
         return r;
     stanza = status_stanza(p, m);
-    r = write_at(dir_fd, "stanza", stanza, strlen(stanza), 0644, err);
-    if (r < 0)
-        return r;
-    if (cf) {
-        _cleanup_free_ char *copy = xstrdup(cf->data);
-        char *save = NULL;
-        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            char *path = strchr(line, '/');
-            if (!path)
-                continue;
-            path[strcspn(path, " \t\r")] = '\0';
-            /* remove-on-upgrade conffiles are not shipped */
-            if (strstr(line, "remove-on-upgrade"))
-                continue;
-            r = copy_conffile(root_fd, path, err);
-            if (r < 0)
-                return rs_err_wrap(err, "package '%s'", p->name);
-        }
+    return write_at(dir_fd, "stanza", stanza, strlen(stanza), 0644, err);
+}
+
+/* The .dpkg-new copy of every conffile p ships. */
+static int stage_conffiles(int root_fd, const struct build_pkg *p, const struct build_deb_meta *m,
+                           struct rs_err *err)
+{
+    const struct build_deb_member *cf = build_deb_meta_member(m, "conffiles");
+    _cleanup_free_ char *copy = NULL;
+    char *save = NULL;
+
+    if (!cf)
+        return 0;
+    copy = xstrdup(cf->data);
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *path = strchr(line, '/');
+        if (!path)
+            continue;
+        path[strcspn(path, " \t\r")] = '\0';
+        /* remove-on-upgrade conffiles are not shipped */
+        if (strstr(line, "remove-on-upgrade"))
+            continue;
+        int r = copy_conffile(root_fd, path, err);
+        if (r < 0)
+            return rs_err_wrap(err, "package '%s'", p->name);
     }
+    return 0;
+}
+
+int build_dpkg_stage_dir(int work_fd, struct rs_err *err)
+{
+    int fd;
+
+    if (mkdirat(work_fd, "pkgs", 0700) < 0 ||
+        (fd = openat(work_fd, "pkgs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return rs_err_set(err, -errno, "cannot create the package stage");
+    return fd;
+}
+
+int build_dpkg_stage_conffiles(int root_fd, const struct build_pkg_list *l,
+                               const struct build_deb_meta *metas, struct rs_err *err)
+{
+    for (size_t i = 0; i < l->n_pkgs; i++) {
+        int r = stage_conffiles(root_fd, &l->pkgs[i], &metas[i], err);
+        if (r < 0)
+            return r;
+    }
+    log_debug("staged dpkg's records of %zu packages", l->n_pkgs);
     return 0;
 }
 
 int build_dpkg_stage(int root_fd, int work_fd, const struct build_pkg_list *l,
                      const struct build_deb_meta *metas, struct rs_err *err)
 {
-    _cleanup_close_ int pkgs_fd = -1;
+    _cleanup_close_ int pkgs_fd = build_dpkg_stage_dir(work_fd, err);
 
-    if (mkdirat(work_fd, "pkgs", 0700) < 0 ||
-        (pkgs_fd = openat(work_fd, "pkgs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return rs_err_set(err, -errno, "cannot create the package stage");
+    if (pkgs_fd < 0)
+        return pkgs_fd;
     for (size_t i = 0; i < l->n_pkgs; i++) {
-        if (!build_deb_meta_member(&metas[i], "control"))
-            return rs_err_msg(err, -EINVAL, "package '%s' has no control area", l->pkgs[i].name);
-        int r = stage_one(root_fd, pkgs_fd, &l->pkgs[i], &metas[i], err);
+        int r = build_dpkg_stage_records(pkgs_fd, &l->pkgs[i], &metas[i], err);
         if (r < 0)
             return r;
     }
-    log_debug("staged dpkg's records of %zu packages", l->n_pkgs);
-    return 0;
+    return build_dpkg_stage_conffiles(root_fd, l, metas, err);
 }

@@ -56,11 +56,14 @@ int build_deb_extract_data(int deb_fd, int root_fd, const char *name,
 /* Extract every package of l (blobs in the store) into root_fd with n_threads workers
  * (0: one per CPU). Packages named in `first` (NULL-terminated, may be NULL) are extracted
  * one after another before the others, in that order (base-files brings the merged-/usr
- * links). Stops at the first error, or when build_interrupted is set (-EINTR). With metas
- * (an array of l->n_pkgs, may be NULL), metas[i] receives package i's control area and
- * entry list; on failure some may be filled and the caller releases them all. */
+ * links); the rest largest .deb first. Stops at the first error, or when build_interrupted
+ * is set (-EINTR). With metas (an array of l->n_pkgs, may be NULL), metas[i] receives
+ * package i's control area and entry list; on failure some may be filled and the caller
+ * releases them all. With metas and stage_fd >= 0 (from build_dpkg_stage_dir()), each
+ * worker also stages the package's records (build_dpkg_stage_records()) right after
+ * extracting it; the conffiles are left to build_dpkg_stage_conffiles(). */
 int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *const *first,
-                     int root_fd, unsigned n_threads, struct build_deb_meta *metas,
+                     int root_fd, unsigned n_threads, struct build_deb_meta *metas, int stage_fd,
                      struct rs_err *err);
 
 /* ---- dpkgdb.c ---- */
@@ -74,6 +77,18 @@ int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *cons
  * unpack leaves it for --configure. metas[i] belongs to l->pkgs[i]. */
 int build_dpkg_stage(int root_fd, int work_fd, const struct build_pkg_list *l,
                      const struct build_deb_meta *metas, struct rs_err *err);
+
+/* build_dpkg_stage() in three steps, so that the per-package one can run in the unpack
+ * workers: build_dpkg_stage_dir() makes "pkgs" under work_fd and returns an fd on it (the
+ * caller closes it); build_dpkg_stage_records() stages p's info files, ci/, trig/ and stanza
+ * under it (needs only m, touches nothing outside "pkgs/<name>"); build_dpkg_stage_conffiles()
+ * then makes every "<conffile>.dpkg-new" in root_fd, serially and once every package is in
+ * place, so that what it copies does not depend on which packages happen to be extracted. */
+int build_dpkg_stage_dir(int work_fd, struct rs_err *err);
+int build_dpkg_stage_records(int pkgs_fd, const struct build_pkg *p, const struct build_deb_meta *m,
+                             struct rs_err *err);
+int build_dpkg_stage_conffiles(int root_fd, const struct build_pkg_list *l,
+                               const struct build_deb_meta *metas, struct rs_err *err);
 
 /* The name dpkg gives package p's info files: "name", or "name:arch" for Multi-Arch: same.
  * Owned string. */
@@ -100,5 +115,5 @@ char *build_key_text(const char *codename, const char *arch, enum build_variant 
                      char *const *components, char *const *include, char *const *exclude,
                      const struct build_pkg_list *l, const char *parent_key, int64_t sde);
 
-/* Clamp every mtime under dir_fd (not following symlinks) to sde. */
+/* Clamp every mtime under dir_fd (not following symlinks) to sde; nothing when sde < 0. */
 int build_clamp_mtimes(int dir_fd, int64_t sde, struct rs_err *err);

@@ -509,15 +509,23 @@ static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const
     char *first[] = { (char *)"base-files", NULL };
     _cleanup_free_ char *created_by = NULL;
     _cleanup_free_ struct build_deb_meta *metas = NULL;
+    _cleanup_close_ int work_fd = -1, pkgs_fd = -1;
     double t0 = now_ms(), t1, t2;
-    int r, root_fd;
+    int r = 0, root_fd;
 
     r = cache_layer_stage_new(x->c, &s, err);
     if (r < 0)
         return r;
     root_fd = cache_layer_stage_root_fd(s);
     metas = xcalloc(l->n_pkgs + 1, sizeof(*metas));
-    r = build_unpack_all(x->c, l, first, root_fd, 0, x->o->no_configure ? NULL : metas, err);
+    if (!x->o->no_configure) {
+        work_fd = rs_mkdir_in_root(root_fd, WORK_DIR, 0700);
+        r = work_fd < 0 ? rs_err_set(err, work_fd, "cannot create '/%s'", WORK_DIR)
+                        : (pkgs_fd = build_dpkg_stage_dir(work_fd, err));
+    }
+    if (r >= 0)
+        r = build_unpack_all(x->c, l, first, root_fd, 0, x->o->no_configure ? NULL : metas, pkgs_fd,
+                             err);
     if (r >= 0)
         r = merge_usr(root_fd, err);
     if (r >= 0)
@@ -525,11 +533,9 @@ static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const
     t1 = now_ms();
     log_info("unpacked %zu packages in %.1f s", l->n_pkgs, (t1 - t0) / 1e3);
     if (r >= 0 && !x->o->no_configure) {
-        _cleanup_close_ int work_fd = rs_mkdir_in_root(root_fd, WORK_DIR, 0700);
-        r = work_fd < 0 ? rs_err_set(err, work_fd, "cannot create '/%s'", WORK_DIR)
-                        : write_work_files(work_fd, l, err);
+        r = write_work_files(work_fd, l, err);
         if (r >= 0)
-            r = build_dpkg_stage(root_fd, work_fd, l, metas, err);
+            r = build_dpkg_stage_conffiles(root_fd, l, metas, err);
         if (r >= 0)
             r = run_configure(x, l, metas, cache_layer_stage_root_path(s), NULL, NULL, NULL, NULL,
                               err);
@@ -590,7 +596,7 @@ static int build_top_layer(struct ctx *x, const struct build_pkg_list *l, const 
         goto out;
     char *lowers[] = { lower, NULL };
     if (x->o->no_configure)
-        r = build_unpack_all(x->c, l, NULL, upper_fd, 0, NULL, err);
+        r = build_unpack_all(x->c, l, NULL, upper_fd, 0, NULL, -1, err);
     else
         r = run_configure(x, l, NULL, NULL, lowers, upper, work, merged, err);
     if (r < 0)

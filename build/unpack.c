@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -409,6 +410,7 @@ struct unpack_job {
     const size_t *order; /* indexes into l, in the order to take them */
     size_t n_order;
     int root_fd;
+    int stage_fd;                 /* -1, or where each package's dpkg records go */
     struct build_deb_meta *metas; /* NULL, or one per package of l */
     atomic_size_t next;
     atomic_size_t done;
@@ -428,7 +430,10 @@ static int unpack_one(struct unpack_job *j, size_t i, struct rs_err *err)
     r = cache_blob_open(j->c, p->sha256, &fd, err);
     if (r < 0)
         return rs_err_wrap(err, "package '%s'", p->name);
-    return build_deb_extract_data(fd, j->root_fd, p->name, j->metas ? &j->metas[i] : NULL, err);
+    r = build_deb_extract_data(fd, j->root_fd, p->name, j->metas ? &j->metas[i] : NULL, err);
+    if (r < 0 || j->stage_fd < 0)
+        return r;
+    return build_dpkg_stage_records(j->stage_fd, p, &j->metas[i], err);
 }
 
 static void *unpack_worker(void *data)
@@ -464,8 +469,21 @@ static void *unpack_worker(void *data)
     return NULL;
 }
 
+/* Largest .deb first (ties in list order), so that the workers run out of packages
+ * together rather than one extracting a big package alone at the end. */
+static int cmp_size_desc(const void *a, const void *b, void *data)
+{
+    const struct build_pkg_list *l = data;
+    size_t i = *(const size_t *)a, k = *(const size_t *)b;
+    uint64_t si = l->pkgs[i].size, sk = l->pkgs[k].size;
+
+    if (si != sk)
+        return si < sk ? 1 : -1;
+    return i < k ? -1 : i > k;
+}
+
 int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *const *first,
-                     int root_fd, unsigned n_threads, struct build_deb_meta *metas,
+                     int root_fd, unsigned n_threads, struct build_deb_meta *metas, int stage_fd,
                      struct rs_err *err)
 {
     _cleanup_free_ size_t *order = xcalloc(l->n_pkgs ? l->n_pkgs : 1, sizeof(size_t));
@@ -485,6 +503,7 @@ int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *cons
         if (!strv_contains(first, l->pkgs[i].name))
             order[n++] = i;
     }
+    qsort_r(order + n_first, n - n_first, sizeof(*order), cmp_size_desc, (void *)l);
     if (n_threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = cpus > 0 ? (unsigned)cpus : 1;
@@ -498,6 +517,7 @@ int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *cons
         .order = order,
         .n_order = n_first,
         .root_fd = root_fd,
+        .stage_fd = metas ? stage_fd : -1,
         .metas = metas,
         .err = RS_ERR_INIT,
         .progress = rs_progress_new("unpacking", l->n_pkgs, total),
