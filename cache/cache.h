@@ -152,7 +152,15 @@ int cache_container_new(struct cache *c, const struct image *img, struct cache_c
 enum cache_container_flags {
     CACHE_CONTAINER_NO_MERGED = 1 << 0, /* no merged/: the caller mounts on the container's
                                            own directory (runroot) */
+    /* With NO_MERGED: take the store's spare container directory (containers/spare) when
+     * there is one, and let cache_container_remove() keep this one as the spare when it is
+     * still as new: upper/ empty and untouched (mode 0755, our owner, no xattrs), and no
+     * overlayfs "volatile" marker under work/. Saves the directory's creation and removal,
+     * the largest part of a short run's cost on a disk (see container.c). */
+    CACHE_CONTAINER_REUSE = 1 << 1,
 };
+/* The name of the spare under containers/: not a container; gc removes it quietly. */
+#define CACHE_CONTAINER_SPARE "spare"
 /* cache_container_new with flags; cache_container_new(c, …) is cache_container_new_ex(c, 0, …). */
 int cache_container_new_ex(struct cache *c, const struct image *img, unsigned flags,
                            struct cache_container **ret, struct rs_err *err);

@@ -122,7 +122,9 @@ int cache_usage(struct cache *c, struct cache_usage *ret, struct rs_err *err)
     STRV_FOREACH(i, images)
         if (strlen(*i) > 5 && strcmp(*i + strlen(*i) - 5, ".json") == 0)
             u.n_images++;
-    u.n_containers = strv_length(containers);
+    STRV_FOREACH(n, containers)
+        if (strcmp(*n, CACHE_CONTAINER_SPARE) != 0)
+            u.n_containers++;
     tmp_fd = openat(c->dir_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (tmp_fd >= 0)
         (void)cache_tree_size(tmp_fd, &u.tmp_size);
@@ -168,6 +170,11 @@ static int gc_containers(struct cache *c, struct idset *keep, size_t *n_removed,
     if (cfd < 0)
         return rs_err_set(err, -errno, "cannot open '%s/containers'", c->root);
     STRV_FOREACH(name, names) {
+        /* Not a container: removed without a word, the next run makes a new one. */
+        if (strcmp(*name, CACHE_CONTAINER_SPARE) == 0) {
+            (void)rs_rm_rf_at(cfd, *name);
+            continue;
+        }
         if (container_live(c, *name)) {
             mark_container_layers(c, *name, keep);
             continue;

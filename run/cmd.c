@@ -416,7 +416,7 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
     }
     /* The overlay is mounted on the container's directory itself (only the container sees
      * it there): a merged/ would cost a mkdir and an rmdir on the store's disk per run. */
-    r = cache_container_new_ex(c, img, CACHE_CONTAINER_NO_MERGED, &ct, err);
+    r = cache_container_new_ex(c, img, CACHE_CONTAINER_NO_MERGED | CACHE_CONTAINER_REUSE, &ct, err);
     if (r < 0)
         return r;
     upper = xasprintf("%s/upper", cache_container_path(ct));

@@ -25,7 +25,7 @@ IMG=tiny
 export IMG R
 rr() { runroot "$@" </dev/null; }
 
-plan 35
+plan 39
 check "the command is PID 1" sh -c '[ "$(runroot $IMG sh -c "echo \$\$" </dev/null)" = 1 ]'
 out=$(rr $IMG ps -o pid,comm)
 check "ps shows only the container's processes" sh -c '[ "$(printf "%s\n" "$1" | wc -l)" -eq 2 ]' _ "$out"
@@ -41,7 +41,13 @@ check "lo is up" sh -c 'runroot $IMG ip link show lo </dev/null | grep -q UP'
 check "--net host shares the host's interfaces" sh -c '[ "$(runroot --net host $IMG probe ifaces </dev/null | wc -l)" -eq "$(wc -l </proc/net/dev)" ]'
 rr $IMG sh -c 'echo gone >/etc/marker; touch /newfile'
 check "writes are gone after exit" sh -c '[ "$(runroot $IMG cat /etc/marker </dev/null)" = from-image ] && ! runroot $IMG ls /newfile </dev/null >/dev/null 2>&1'
-check "nothing is left in the store's containers/" sh -c '[ -z "$(ls "$ROOTSTOCK_ROOT/containers" 2>/dev/null)" ]'
+# containers/spare: the directory of a run that wrote nothing, kept for the next run.
+check "nothing but an empty spare is left in the store's containers/" sh -c '[ "$(ls "$ROOTSTOCK_ROOT/containers")" = spare ] && [ -z "$(ls -A "$ROOTSTOCK_ROOT/containers/spare/upper")" ]'
+rr $IMG chmod 700 / 2>/dev/null
+check "a change to / itself does not reach the next run through the spare" sh -c '[ "$(runroot $IMG stat -c %a / </dev/null)" = 755 ] && [ "$(runroot $IMG stat -c %a / </dev/null)" = 755 ]'
+check "/ is 0755 whatever runroot's umask, for any user" sh -c 'rm -rf "$ROOTSTOCK_ROOT/containers/spare"; umask 077; [ "$(runroot -u 1000 $IMG sh -c "stat -c %a /; ls /etc" </dev/null | tr "\n" " ")" = "755 marker " ]'
+check "the old root is gone before the command runs" sh -c '[ "$(runroot $IMG sh -c "ls -a /dev | grep -c oldroot; grep -c \" / / \" /proc/self/mountinfo" </dev/null | tr "\n" " ")" = "0 1 " ]'
+check "cache gc removes the spare without calling it a container" sh -c 'runroot $IMG true </dev/null && [ -d "$ROOTSTOCK_ROOT/containers/spare" ] && "$ROOTSTOCK" cache du | grep -Eq "^containers +0$" && ! "$ROOTSTOCK" cache gc 2>&1 | grep -q spare && [ ! -e "$ROOTSTOCK_ROOT/containers/spare" ]'
 check "--commit keeps them as a new image" sh -c 'runroot --commit tiny2 $IMG sh -c "echo kept >/etc/marker" </dev/null >/dev/null && [ "$(runroot tiny2 cat /etc/marker </dev/null)" = kept ] && [ "$(runroot $IMG cat /etc/marker </dev/null)" = from-image ]'
 out=$(runroot --commit new $IMG sh -c 'echo x > /f' </dev/null)
 check "--commit prints the new image's name" [ "$out" = new:latest ]
