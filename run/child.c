@@ -242,7 +242,7 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
         run_child_fail(m, EPERM, "the working directory '%s' is outside the container", p->cwd);
         return;
     }
-    if (set_creds_and_caps(p, m) < 0)
+    if (run_finish_pivot(m) < 0 || set_creds_and_caps(p, m) < 0)
         return;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         run_child_fail(m, errno, "cannot set no_new_privs");

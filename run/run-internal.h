@@ -159,6 +159,9 @@ struct child_msg {
 
 /* Apply the plan's mount operations (in the new mount namespace). Fills msg on failure. */
 int run_apply_mounts(const struct plan *p, struct child_msg *msg);
+/* Wait until the old root, detached in the background since pivot_root, is gone (call before
+ * anything the container controls runs). Fills msg on failure. */
+int run_finish_pivot(struct child_msg *msg);
 /* Everything after the mounts, ending in execve; returns only on failure with msg filled. */
 void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *msg);
 /* Send an fd over a unix socket. */
