@@ -517,14 +517,17 @@ static int load_component(struct build_archive *a, const char *comp, struct rs_e
     _cleanup_free_ char *xz = xasprintf("%s.xz", base);
     _cleanup_free_ char *gz = xasprintf("%s.gz", base);
     const struct release_file *plain = release_find(&a->ri, base);
-    const struct release_file *comp_rf = release_find(&a->ri, xz);
+    const struct release_file *comp_rf = release_find(&a->ri, gz);
     char *buf = NULL;
     size_t len = 0;
     bool mapped = false;
     int r;
 
+    /* gzip before xz: inflating a 56 MB index takes ~0.4 s here, xz ~1.2 s, for ~40% more
+     * bytes on the wire (13.3 MB instead of 9.7 for trixie's main): a win on any link faster
+     * than ~5 MB/s. The decompressed index is checked against the same SHA256 either way. */
     if (!comp_rf)
-        comp_rf = release_find(&a->ri, gz);
+        comp_rf = release_find(&a->ri, xz);
     if (!plain && !comp_rf)
         return check_component(a, comp, err);
     /* The uncompressed index is kept in the store: an unchanged archive then costs no
