@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/sched.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -59,22 +58,6 @@ int run_send_fd(int sock, int fd, const struct child_msg *msg)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
     return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
-static int loopback_up(struct child_msg *m)
-{
-    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ifreq ifr = { 0 };
-
-    if (s < 0)
-        return run_child_fail(m, errno, "cannot open a socket to bring up 'lo'");
-    (void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        return run_child_fail(m, errno, "cannot read the flags of 'lo'");
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        return run_child_fail(m, errno, "cannot bring up 'lo'");
-    return 0;
 }
 
 static int setup_tty(int sync_fd, struct child_msg *m)
@@ -225,8 +208,6 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
         run_child_fail(m, errno, "cannot set the hostname '%s'", p->hostname);
         return;
     }
-    if ((p->clone_flags & CLONE_NEWNET) && loopback_up(m) < 0)
-        return;
     if (setsid() < 0) {
         run_child_fail(m, errno, "cannot start a new session");
         return;

@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -303,7 +305,36 @@ static int do_mount(int root_fd, const struct op *op, struct child_msg *m)
     return 0;
 }
 
-int run_apply_mounts(const struct plan *p, struct child_msg *m)
+/* The parent sends the network namespace as an fd, loopback already up. */
+static int do_join_net(int sync_fd, struct child_msg *m)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    char byte;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
+    };
+    _cleanup_close_ int fd = -1;
+    ssize_t n;
+
+    do
+        n = recvmsg(sync_fd, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    if (fd < 0)
+        return run_child_fail(m, n < 0 ? errno : EBADMSG,
+                              "cannot receive the container's network namespace");
+    if (setns(fd, CLONE_NEWNET) < 0)
+        return run_child_fail(m, errno, "cannot join the container's network namespace");
+    return 0;
+}
+
+int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
 {
     _cleanup_close_ int root_fd = -1;
     int r = 0;
@@ -330,6 +361,9 @@ int run_apply_mounts(const struct plan *p, struct child_msg *m)
             break;
         case OP_PIVOT:
             r = do_pivot(root_fd, m);
+            break;
+        case OP_JOIN_NET:
+            r = do_join_net(sync_fd, m);
             break;
         case OP_MASK:
             r = do_mask(op, m);

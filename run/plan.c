@@ -291,7 +291,6 @@ static void plan_mounts(struct plan *p, const struct run_options *o)
     add_mount(p, "devpts", "dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
     add_mount(p, "tmpfs", "dev/shm", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
     add_mount(p, "mqueue", "dev/mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
-    add_mount(p, "sysfs", "sys", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL);
     for (size_t i = 0; i < o->n_binds; i++) {
         op = add_op(p, OP_BIND, o->binds[i].dest + strspn(o->binds[i].dest, "/"));
         op->source = o->binds[i].source;
@@ -299,6 +298,9 @@ static void plan_mounts(struct plan *p, const struct run_options *o)
             op->flags |= OPF_READ_ONLY;
     }
     add_op(p, OP_PIVOT, "/");
+    if (p->join_net)
+        add_op(p, OP_JOIN_NET, "/");
+    add_mount(p, "sysfs", "sys", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL);
     for (size_t i = 0; i < ELEMENTSOF(masked_paths); i++)
         add_op(p, OP_MASK, masked_paths[i])->flags = OPF_OPTIONAL;
     for (size_t i = 0; i < ELEMENTSOF(readonly_paths); i++)
@@ -318,8 +320,7 @@ int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err
     p = xcalloc(1, sizeof(*p));
     p->opts = o;
     p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-    if (o->net == RUN_NET_PRIVATE)
-        p->clone_flags |= CLONE_NEWNET;
+    p->join_net = o->net == RUN_NET_PRIVATE;
     plan_mounts(p, o);
 
     p->argv = strv_copy(o->argv);

@@ -20,6 +20,7 @@ enum op_kind {
     OP_SYMLINK,       /* dest -> source */
     OP_BIND,          /* host path source on dest inside the root */
     OP_PIVOT,         /* pivot_root into the root, detach the old one */
+    OP_JOIN_NET,      /* after pivot: join the network namespace the parent made */
     OP_MASK,          /* after pivot: hide dest (a file under /dev/null, a dir under a tmpfs) */
     OP_READONLY,      /* after pivot: bind dest onto itself read-only */
     OP_ROOT_READONLY, /* after pivot: remount / read-only */
@@ -57,10 +58,14 @@ struct plan {
     struct op *ops;
     size_t n_ops;
     int clone_flags; /* CLONE_NEW* (without CLONE_NEWCGROUP, unshared after joining) */
-    char **argv;     /* owned */
-    char **env;      /* owned, with defaults */
-    char *cwd;       /* owned */
-    char *hostname;  /* owned */
+    /* A private network: not CLONE_NEWNET in clone_flags but made by the parent while the
+     * child mounts (see run.c), and joined by the child at OP_JOIN_NET, before sysfs (which
+     * shows the network devices of the namespace that mounts it). */
+    bool join_net;
+    char **argv;    /* owned */
+    char **env;     /* owned, with defaults */
+    char *cwd;      /* owned */
+    char *hostname; /* owned */
     uid_t uid;
     gid_t gid;
     uint64_t caps; /* bounding = permitted = effective; inheritable/ambient empty */
@@ -158,7 +163,7 @@ struct child_msg {
 };
 
 /* Apply the plan's mount operations (in the new mount namespace). Fills msg on failure. */
-int run_apply_mounts(const struct plan *p, struct child_msg *msg);
+int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *msg);
 /* Wait until the old root, detached in the background since pivot_root, is gone (call before
  * anything the container controls runs). Fills msg on failure. */
 int run_finish_pivot(struct child_msg *msg);

@@ -432,20 +432,12 @@ int run_seccomp_build(uint64_t caps, struct sock_fprog *ret)
     return 0;
 }
 
-int run_seccomp_send(const struct plan *p, int sock, struct rs_err *err)
+void run_seccomp_send(const struct sock_fprog *prog, int sock)
 {
-    struct sock_fprog prog = { 0 };
-    int r;
-
-    r = run_seccomp_build(p->caps, &prog);
-    if (r < 0)
-        return rs_err_set(err, r, "cannot build the seccomp filter");
     /* A child that is gone already sent its own error (or fails to receive this one, and
      * says so): that message is the one to print, not EPIPE here. */
-    if (send(sock, prog.filter, prog.len * sizeof(*prog.filter), MSG_NOSIGNAL) < 0)
+    if (send(sock, prog->filter, prog->len * sizeof(*prog->filter), MSG_NOSIGNAL) < 0)
         log_debug("cannot pass the seccomp filter to the container: %m");
-    free(prog.filter);
-    return 0;
 }
 
 int run_seccomp_load(int sock, struct child_msg *m)

@@ -33,11 +33,11 @@
  * BPF_MAXINSNS (a profile too large for the kernel: a bug here). Installs nothing. */
 int run_seccomp_build(uint64_t caps, struct sock_fprog *ret);
 
-/* The parent's half: build the profile for p->caps and send it over sock as one message of
- * raw instructions, while the child is still busy with its mounts (the build is ~0.4 ms of
- * syscall-name lookups, off the child's critical path this way). Returns 0 (also when the child
- * is gone: its own message tells why), or -errno with err filled if the build failed. */
-int run_seccomp_send(const struct plan *p, int sock, struct rs_err *err);
+/* The parent's half: send a program from run_seccomp_build() over sock as one message of raw
+ * instructions. The parent builds it while the child is still busy with its mounts (the
+ * build is ~0.4 ms of syscall-name lookups, off the child's critical path this way). A child
+ * that is gone already sent its own message, which tells why: nothing is returned. */
+void run_seccomp_send(const struct sock_fprog *prog, int sock);
 
 /* In the container's child, right before execve (no_new_privs already set): receive the
  * program run_seccomp_send() sent over sock and load it. Returns 0, or -errno with msg

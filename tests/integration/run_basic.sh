@@ -25,7 +25,7 @@ IMG=tiny
 export IMG R
 rr() { runroot "$@" </dev/null; }
 
-plan 39
+plan 40
 check "the command is PID 1" sh -c '[ "$(runroot $IMG sh -c "echo \$\$" </dev/null)" = 1 ]'
 out=$(rr $IMG ps -o pid,comm)
 check "ps shows only the container's processes" sh -c '[ "$(printf "%s\n" "$1" | wc -l)" -eq 2 ]' _ "$out"
@@ -37,6 +37,7 @@ check "the host's hostname is unchanged" [ "$(hostname)" = "$host_hn" ]
 check "host paths are absent" sh -c '! runroot $IMG ls "$T" </dev/null >/dev/null 2>&1 && ! runroot $IMG ls /home </dev/null >/dev/null 2>&1'
 ifs=$(rr $IMG probe ifaces | awk -F: 'NR>2{gsub(/ /,"",$1); print $1}' | tr '\n' ' ')
 check "only lo in the private network namespace" [ "$ifs" = "lo " ]
+check "/sys/class/net shows the container's network, not the host's" sh -c '[ "$(runroot $IMG ls /sys/class/net </dev/null)" = lo ] && [ "$(runroot --net host $IMG ls /sys/class/net </dev/null | wc -l)" -eq "$(ls /sys/class/net | wc -l)" ]'
 check "lo is up" sh -c 'runroot $IMG ip link show lo </dev/null | grep -q UP'
 check "--net host shares the host's interfaces" sh -c '[ "$(runroot --net host $IMG probe ifaces </dev/null | wc -l)" -eq "$(wc -l </proc/net/dev)" ]'
 rr $IMG sh -c 'echo gone >/etc/marker; touch /newfile'

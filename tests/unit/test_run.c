@@ -48,14 +48,14 @@ static const struct op *find_op(const struct plan *p, enum op_kind kind, const c
     return NULL;
 }
 
-static void plan__overlay_root_comes_first_then_proc_dev_sys_then_pivot_then_masks(void **state)
+static void plan__overlay_root_comes_first_then_proc_dev_then_pivot_then_net_sys_masks(void **state)
 {
     (void)state;
     struct run_options o;
     _cleanup_(run_plan_freep) struct plan *p = NULL;
     struct rs_err err = RS_ERR_INIT;
     size_t i_proc = 0, i_dev = 0, i_null = 0, i_pts = 0, i_sys = 0, i_pivot = 0, i_mask = 0,
-           i_ro = 0;
+           i_ro = 0, i_net = 0;
 
     overlay_opts(&o);
     assert_int_equal(run_plan_build(&o, &p, &err), 0);
@@ -67,10 +67,12 @@ static void plan__overlay_root_comes_first_then_proc_dev_sys_then_pivot_then_mas
     assert_non_null(find_op(p, OP_MOUNT, "dev/pts", &i_pts));
     assert_non_null(find_op(p, OP_MOUNT, "sys", &i_sys));
     assert_non_null(find_op(p, OP_PIVOT, NULL, &i_pivot));
+    assert_non_null(find_op(p, OP_JOIN_NET, NULL, &i_net));
     assert_non_null(find_op(p, OP_MASK, "/proc/kcore", &i_mask));
     assert_non_null(find_op(p, OP_READONLY, "/proc/sys", &i_ro));
     assert_true(i_proc < i_dev && i_dev < i_null && i_null < i_pts && i_pts < i_pivot);
-    assert_true(i_sys < i_pivot && i_pivot < i_mask && i_pivot < i_ro);
+    /* sysfs shows the devices of the network namespace that mounts it */
+    assert_true(i_pivot < i_net && i_net < i_sys && i_sys < i_mask && i_pivot < i_ro);
     assert_int_equal(p->ops[i_null].dev, makedev(1, 3));
     assert_true(p->ops[i_sys].mount_flags & MS_RDONLY);
     assert_non_null(strstr(p->ops[i_pts].data, "newinstance"));
@@ -87,13 +89,18 @@ static void plan__namespaces_follow_the_network_mode(void **state)
     struct plan *p = NULL;
     int all = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
 
+    /* A private network is made by the parent and joined by the child, not cloned. */
     overlay_opts(&o);
     assert_int_equal(run_plan_build(&o, &p, &err), 0);
-    assert_int_equal(p->clone_flags, all | CLONE_NEWNET);
+    assert_int_equal(p->clone_flags, all);
+    assert_true(p->join_net);
+    assert_non_null(find_op(p, OP_JOIN_NET, NULL, NULL));
     p = run_plan_free(p);
     o.net = RUN_NET_HOST;
     assert_int_equal(run_plan_build(&o, &p, &err), 0);
     assert_int_equal(p->clone_flags, all);
+    assert_false(p->join_net);
+    assert_null(find_op(p, OP_JOIN_NET, NULL, NULL));
     p = run_plan_free(p);
 }
 
@@ -361,7 +368,8 @@ static void oom__nspid_is_the_innermost_pid_of_a_nested_process_only(void **stat
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(plan__overlay_root_comes_first_then_proc_dev_sys_then_pivot_then_masks),
+        cmocka_unit_test(
+            plan__overlay_root_comes_first_then_proc_dev_then_pivot_then_net_sys_masks),
         cmocka_unit_test(plan__namespaces_follow_the_network_mode),
         cmocka_unit_test(plan__root_dir_is_bound_and_binds_go_before_pivot),
         cmocka_unit_test(plan__env_gets_defaults_and_keeps_given_values),
