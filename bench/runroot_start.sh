@@ -1,6 +1,7 @@
 #!/bin/bash
 # Startup latency of `runroot IMG true` against bwrap --unshare-all, crun run and plain chroot
-# (the floor), on the same busybox-static root, in one run; and runroot's peak RSS.
+# (the floor), on the same busybox-static root, in one run; and runroot's peak RSS. Also
+# `unshare -pmuin --fork -R`: the namespaces alone.
 #   bench/runroot_start.sh [RUNROOT] [N]     (as root; hyperfine if installed, else a loop)
 # crun refuses hybrid cgroup hosts, so it runs inside `unshare -m` with the unified hierarchy
 # unmounted. runroot does its full setup: overlay with an on-disk upper in the store, cgroup,
@@ -26,10 +27,13 @@ if "$RUNROOT" --help >/dev/null && rootstock_bin=$(dirname "$(command -v "$RUNRO
 fi
 ( cd "$W/bundle" && crun spec >/dev/null 2>&1 && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' config.json ) || true
 
+# unshare is the kernel's own floor for this isolation: the same five namespaces and a chroot,
+# no mounts, no cgroup, no overlay, no seccomp.
 cmds=("chroot $R /bin/true"
+      "unshare -pmuin --fork -R $R /bin/true"
       "$RUNROOT $IMG /bin/true"
       "bwrap --unshare-all --bind $R / --proc /proc --dev /dev /bin/true")
-names=(chroot runroot bwrap)
+names=(chroot unshare runroot bwrap)
 if command -v crun >/dev/null && [ -f "$W/bundle/config.json" ]; then
     cmds+=("unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; cd $W/bundle && crun run b\$\$ >/dev/null'")
     names+=(crun)
@@ -63,6 +67,7 @@ printf '%-8s %9s %9s\n' command "median ms" "x chroot"
 for n in "${names[@]}"; do
     printf '%-8s %9s %9s\n' "$n" "${ms[$n]}" "$(awk -v a="${ms[$n]}" -v b="$floor" 'BEGIN{printf "%.2f", a/b}')"
 done
+awk -v r="${ms[runroot]}" -v u="${ms[unshare]}" 'BEGIN{printf "runroot vs unshare (namespaces only): %.2fx its time\n", r/u}'
 awk -v r="${ms[runroot]}" -v b="${ms[bwrap]}" 'BEGIN{printf "runroot vs bwrap: %.2fx faster\n", b/r}'
 [ -n "${ms[crun]:-}" ] && awk -v r="${ms[runroot]}" -v c="${ms[crun]}" 'BEGIN{printf "runroot vs crun:  %.2fx faster\n", c/r}'
 rss=$(for i in 1 2 3 4 5; do /usr/bin/time -f %M "$RUNROOT" "$IMG" /bin/true 2>&1 >/dev/null </dev/null | tail -1; done | sort -n | tail -1)

@@ -25,7 +25,7 @@ IMG=tiny
 export IMG R
 rr() { runroot "$@" </dev/null; }
 
-plan 40
+plan 41
 check "the command is PID 1" sh -c '[ "$(runroot $IMG sh -c "echo \$\$" </dev/null)" = 1 ]'
 out=$(rr $IMG ps -o pid,comm)
 check "ps shows only the container's processes" sh -c '[ "$(printf "%s\n" "$1" | wc -l)" -eq 2 ]' _ "$out"
@@ -48,6 +48,15 @@ rr $IMG chmod 700 / 2>/dev/null
 check "a change to / itself does not reach the next run through the spare" sh -c '[ "$(runroot $IMG stat -c %a / </dev/null)" = 755 ] && [ "$(runroot $IMG stat -c %a / </dev/null)" = 755 ]'
 check "/ is 0755 whatever runroot's umask, for any user" sh -c 'rm -rf "$ROOTSTOCK_ROOT/containers/spare"; umask 077; [ "$(runroot -u 1000 $IMG sh -c "stat -c %a /; ls /etc" </dev/null | tr "\n" " ")" = "755 marker " ]'
 check "the old root is gone before the command runs" sh -c '[ "$(runroot $IMG sh -c "ls -a /dev | grep -c oldroot; grep -c \" / / \" /proc/self/mountinfo" </dev/null | tr "\n" " ")" = "0 1 " ]'
+par() {
+    for i in 1 2 3 4 5 6 7 8; do
+        runroot $IMG sh -c "echo $i >/mine; sleep 0.2; ls /mine* | wc -l; cat /mine" </dev/null >"$T/par.$i" &
+    done
+    wait
+    for i in 1 2 3 4 5 6 7 8; do [ "$(tr '\n' ' ' <"$T/par.$i")" = "1 $i " ] || return 1; done
+    runroot $IMG true </dev/null && [ "$(ls "$ROOTSTOCK_ROOT/containers")" = spare ]
+}
+check "parallel runs never share a directory, and leave only the spare" par
 check "cache gc removes the spare without calling it a container" sh -c 'runroot $IMG true </dev/null && [ -d "$ROOTSTOCK_ROOT/containers/spare" ] && "$ROOTSTOCK" cache du | grep -Eq "^containers +0$" && ! "$ROOTSTOCK" cache gc 2>&1 | grep -q spare && [ ! -e "$ROOTSTOCK_ROOT/containers/spare" ]'
 check "--commit keeps them as a new image" sh -c 'runroot --commit tiny2 $IMG sh -c "echo kept >/etc/marker" </dev/null >/dev/null && [ "$(runroot tiny2 cat /etc/marker </dev/null)" = kept ] && [ "$(runroot $IMG cat /etc/marker </dev/null)" = from-image ]'
 out=$(runroot --commit new $IMG sh -c 'echo x > /f' </dev/null)
