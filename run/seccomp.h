@@ -39,7 +39,8 @@ int run_seccomp_build(uint64_t caps, struct sock_fprog *ret);
  * that is gone already sent its own message, which tells why: nothing is returned. */
 void run_seccomp_send(const struct sock_fprog *prog, int sock);
 
-/* In the container's child, right before execve (no_new_privs already set): receive the
- * program run_seccomp_send() sent over sock and load it. Returns 0, or -errno with msg
- * filled. */
+/* In the container's child, at the end of its setup (with CAP_SYS_ADMIN still held, or
+ * no_new_privs set): receive the program run_seccomp_send() sent over sock and load it. Every
+ * call the setup makes afterwards must be one the profile allows. Returns 0, or -errno with
+ * msg filled. */
 int run_seccomp_load(int sock, struct child_msg *msg);
