@@ -41,6 +41,31 @@ __attribute__((format(printf, 3, 4))) int run_child_fail(struct child_msg *m, in
     return -e;
 }
 
+int run_recv_fd(int sock, int *ret_fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct child_msg payload;
+    struct iovec iov = { .iov_base = &payload, .iov_len = sizeof(payload) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
+    };
+    ssize_t n;
+
+    *ret_fd = -1;
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n == 0 ? 0 : -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+    return 1;
+}
+
 int run_send_fd(int sock, int fd, const struct child_msg *msg)
 {
     union {
@@ -53,6 +78,11 @@ int run_send_fd(int sock, int fd, const struct child_msg *msg)
     };
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
+    if (fd < 0) {
+        mh.msg_control = NULL;
+        mh.msg_controllen = 0;
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+    }
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));

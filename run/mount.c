@@ -69,41 +69,79 @@ static int mount_overlay_legacy(const struct run_options *o, struct child_msg *m
     return 0;
 }
 
-static int mount_overlay(const struct run_options *o, struct child_msg *m)
+__attribute__((format(printf, 4, 5))) static int overlay_fail(struct overlay_error *e, int err,
+                                                              bool use_legacy, const char *fmt, ...)
+{
+    va_list ap;
+
+    e->err = err;
+    e->use_legacy = use_legacy;
+    va_start(ap, fmt);
+    (void)vsnprintf(e->text, sizeof(e->text), fmt, ap);
+    va_end(ap);
+    return -err;
+}
+
+int run_overlay_fsmount(const struct run_options *o, struct overlay_error *e)
 {
     static const char *const flags[] = { "index", "redirect_dir", "metacopy" };
-    _cleanup_close_ int fs = -1, mnt = -1;
+    _cleanup_close_ int fs = -1;
     size_t n = strv_length(o->lower_dirs);
+    int mnt;
 
     fs = fsopen("overlay", FSOPEN_CLOEXEC);
-    if (fs < 0)
-        return errno == ENOSYS
-                   ? mount_overlay_legacy(o, m)
-                   : run_child_fail(m, errno, "cannot open an overlay filesystem context");
+    if (fs < 0) {
+        return overlay_fail(e, errno, errno == ENOSYS, "cannot open an overlay filesystem context");
+    }
     /* "lowerdir+" (kernel 6.8+) takes one layer at a time, top first, with no page limit. */
     for (size_t i = n; i > 0; i--)
         if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", o->lower_dirs[i - 1], 0) < 0) {
-            if (errno == EINVAL && i == n)
-                return mount_overlay_legacy(o, m);
-            return run_child_fail(m, errno, "cannot use layer '%s' as an overlay lower",
-                                  o->lower_dirs[i - 1]);
+            return overlay_fail(e, errno, errno == EINVAL && i == n,
+                                "cannot use layer '%s' as an overlay lower", o->lower_dirs[i - 1]);
         }
-    if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o->upper_dir, 0) < 0)
-        return run_child_fail(m, errno, "cannot use '%s' as an overlay upper", o->upper_dir);
-    if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o->work_dir, 0) < 0)
-        return run_child_fail(m, errno, "cannot use '%s' as an overlay work dir", o->work_dir);
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o->upper_dir, 0) < 0) {
+        return overlay_fail(e, errno, false, "cannot use '%s' as an overlay upper", o->upper_dir);
+    }
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o->work_dir, 0) < 0) {
+        return overlay_fail(e, errno, false, "cannot use '%s' as an overlay work dir", o->work_dir);
+    }
     for (size_t i = 0; i < ELEMENTSOF(flags); i++)
-        if (fsconfig(fs, FSCONFIG_SET_STRING, flags[i], "off", 0) < 0)
-            return run_child_fail(m, errno, "cannot set overlay option '%s=off'", flags[i]);
+        if (fsconfig(fs, FSCONFIG_SET_STRING, flags[i], "off", 0) < 0) {
+            return overlay_fail(e, errno, false, "cannot set overlay option '%s=off'", flags[i]);
+        }
     /* Unknown to kernels before 5.10: then the unmount syncs, as it always did. */
     if (o->discard_upper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
         log_debug("overlay without 'volatile': %m");
-    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-        return run_child_fail(m, errno, "cannot mount overlay on '%s' (%zu layers, upper '%s')",
-                              o->merged_dir, n, o->upper_dir);
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        return overlay_fail(e, errno, false,
+                            "cannot mount overlay on '%s' (%zu layers, upper '%s')", o->merged_dir,
+                            n, o->upper_dir);
+    }
     mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
-    if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, o->merged_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return run_child_fail(m, errno, "cannot mount overlay on '%s'", o->merged_dir);
+    if (mnt < 0) {
+        return overlay_fail(e, errno, false, "cannot mount overlay on '%s'", o->merged_dir);
+    }
+    return mnt;
+}
+
+/* The overlay the parent made (made_fd, see run.c), or made here. */
+static int mount_overlay(const struct run_options *o, int made_fd, struct child_msg *m)
+{
+    int mnt = made_fd, r;
+    struct overlay_error e;
+
+    if (mnt < 0) {
+        mnt = run_overlay_fsmount(o, &e);
+        if (mnt < 0 && e.use_legacy)
+            return mount_overlay_legacy(o, m);
+        if (mnt < 0)
+            return run_child_fail(m, e.err, "%s", e.text);
+    }
+    r = move_mount(mnt, "", AT_FDCWD, o->merged_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0 ? -errno : 0;
+    if (mnt != made_fd)
+        safe_close(mnt);
+    if (r < 0)
+        return run_child_fail(m, -r, "cannot mount overlay on '%s'", o->merged_dir);
     return 0;
 }
 
@@ -256,13 +294,13 @@ static int do_readonly(const struct op *op, struct child_msg *m)
     return 0;
 }
 
-static int do_root(const struct op *op, const struct run_options *o, int *root_fd,
+static int do_root(const struct op *op, const struct run_options *o, int overlay_fd, int *root_fd,
                    struct child_msg *m)
 {
     int r;
 
     if (op->kind == OP_ROOT_OVERLAY) {
-        r = mount_overlay(o, m);
+        r = mount_overlay(o, overlay_fd, m);
         if (r < 0)
             return r;
     } else if (mount(op->source, op->source, NULL, MS_BIND | MS_REC, NULL) < 0) {
@@ -308,26 +346,11 @@ static int do_mount(int root_fd, const struct op *op, struct child_msg *m)
 /* The parent sends the network namespace as an fd, loopback already up. */
 static int do_join_net(int sync_fd, struct child_msg *m)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    char byte;
-    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
-    };
     _cleanup_close_ int fd = -1;
-    ssize_t n;
+    int r = run_recv_fd(sync_fd, &fd);
 
-    do
-        n = recvmsg(sync_fd, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-            memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    if (fd < 0)
-        return run_child_fail(m, n < 0 ? errno : EBADMSG,
+    if (r <= 0 || fd < 0)
+        return run_child_fail(m, r < 0 ? -r : EBADMSG,
                               "cannot receive the container's network namespace");
     if (setns(fd, CLONE_NEWNET) < 0)
         return run_child_fail(m, errno, "cannot join the container's network namespace");
@@ -347,7 +370,7 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
         switch (op->kind) {
         case OP_ROOT_OVERLAY:
         case OP_ROOT_BIND:
-            r = do_root(op, p->opts, &root_fd, m);
+            r = do_root(op, p->opts, p->overlay_fd, &root_fd, m);
             break;
         case OP_MOUNT:
             r = do_mount(root_fd, op, m);

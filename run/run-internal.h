@@ -62,6 +62,9 @@ struct plan {
      * child mounts (see run.c), and joined by the child at OP_JOIN_NET, before sysfs (which
      * shows the network devices of the namespace that mounts it). */
     bool join_net;
+    /* The overlay made by the parent (fsmount), for the child's move_mount; -1: none, the
+     * child makes it. Owned by the parent's run_container. */
+    int overlay_fd;
     char **argv;    /* owned */
     char **env;     /* owned, with defaults */
     char *cwd;      /* owned */
@@ -169,8 +172,20 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *msg);
 int run_finish_pivot(struct child_msg *msg);
 /* Everything after the mounts, ending in execve; returns only on failure with msg filled. */
 void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *msg);
-/* Send an fd over a unix socket. */
+/* Send msg over a unix socket, with fd attached unless it is -1. */
 int run_send_fd(int sock, int fd, const struct child_msg *msg);
+/* Receive one message from run_send_fd(), its payload dropped: 1 with *ret_fd the fd attached
+ * (or -1), 0 at the end of the stream, or -errno. */
+int run_recv_fd(int sock, int *ret_fd);
+
+/* A detached overlay mount of o's layers (fsopen .. fsmount), to be attached by move_mount:
+ * the fd, or -errno with e filled (use_legacy: the kernel needs the old mount(2) instead). */
+struct overlay_error {
+    int err; /* positive errno */
+    bool use_legacy;
+    char text[240];
+};
+int run_overlay_fsmount(const struct run_options *o, struct overlay_error *e);
 /* In the child: record a setup failure (errno e and a message) in m for the parent to print,
  * and return -e. */
 __attribute__((format(printf, 3, 4))) int run_child_fail(struct child_msg *m, int e,

@@ -118,7 +118,10 @@ void run_options_init(struct run_options *o);
  * -errno and fills err when runroot itself failed (bad options, a mount, a cgroup, clone),
  * which a front end reports with exit status 125. Needs root (CAP_SYS_ADMIN). Signals
  * SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 sent to the caller during the run are
- * forwarded to the command; SIGCHLD for the container is consumed. */
+ * forwarded to the command; SIGCHLD for the container is consumed. The caller must have no
+ * other thread running: the child is cloned with the raw clone3 (for its namespaces and
+ * cgroup), which copies any lock another thread holds at that moment, and the child would
+ * wait on it forever. */
 int run_container(const struct run_options *o, struct run_result *ret, struct rs_err *err);
 
 /* `rootstock run` / `runroot`: argv[0] is the verb or program name. Returns the exit code:
