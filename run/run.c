@@ -543,6 +543,9 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
         (void)close(sv[0]);
         child_main(p, sv[1], &old_mask, cg);
     }
+    /* The child has its own copy; ours would keep the overlay's superblock alive past the
+     * container's end. */
+    overlay.fd = safe_close(overlay.fd);
     if (s.pid < 0) {
         r = rs_err_set(err, -errno, "cannot create the container's namespaces");
         goto out_mask;
@@ -568,8 +571,8 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
     }
     /* The filter is built here while the child mounts (two CPUs work instead of one); the
      * child receives it right before it loads it, after the network namespace. */
-    if (!o->no_seccomp && run_seccomp_build(p->caps, &filter) < 0) {
-        r = rs_err_set(err, -ENOMEM, "cannot build the seccomp filter");
+    if (!o->no_seccomp && (r = run_seccomp_build(p->caps, &filter)) < 0) {
+        r = rs_err_set(err, r, "cannot build the seccomp filter");
         goto out_wait;
     }
     if (netns.started && job_send(&netns, sv[0]) < 0) {
