@@ -69,6 +69,12 @@ static int mount_overlay_legacy(const struct run_options *o, struct child_msg *m
     return 0;
 }
 
+struct overlay_error {
+    int err; /* positive errno */
+    bool use_legacy;
+    char text[240];
+};
+
 __attribute__((format(printf, 4, 5))) static int overlay_fail(struct overlay_error *e, int err,
                                                               bool use_legacy, const char *fmt, ...)
 {
@@ -82,7 +88,9 @@ __attribute__((format(printf, 4, 5))) static int overlay_fail(struct overlay_err
     return -err;
 }
 
-int run_overlay_fsmount(const struct run_options *o, struct overlay_error *e)
+/* A detached overlay mount of o's layers (fsopen .. fsmount), for move_mount: the fd, or
+ * -errno with e filled (use_legacy: the kernel needs the old mount(2) instead). */
+static int overlay_fsmount(const struct run_options *o, struct overlay_error *e)
 {
     static const char *const flags[] = { "index", "redirect_dir", "metacopy" };
     _cleanup_close_ int fs = -1;
@@ -124,24 +132,18 @@ int run_overlay_fsmount(const struct run_options *o, struct overlay_error *e)
     return mnt;
 }
 
-/* The overlay the parent made (made_fd, see run.c), or made here. */
-static int mount_overlay(const struct run_options *o, int made_fd, struct child_msg *m)
+static int mount_overlay(const struct run_options *o, struct child_msg *m)
 {
-    int mnt = made_fd, r;
+    _cleanup_close_ int mnt = -1;
     struct overlay_error e;
 
-    if (mnt < 0) {
-        mnt = run_overlay_fsmount(o, &e);
-        if (mnt < 0 && e.use_legacy)
-            return mount_overlay_legacy(o, m);
-        if (mnt < 0)
-            return run_child_fail(m, e.err, "%s", e.text);
-    }
-    r = move_mount(mnt, "", AT_FDCWD, o->merged_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0 ? -errno : 0;
-    if (mnt != made_fd)
-        safe_close(mnt);
-    if (r < 0)
-        return run_child_fail(m, -r, "cannot mount overlay on '%s'", o->merged_dir);
+    mnt = overlay_fsmount(o, &e);
+    if (mnt < 0 && e.use_legacy)
+        return mount_overlay_legacy(o, m);
+    if (mnt < 0)
+        return run_child_fail(m, e.err, "%s", e.text);
+    if (move_mount(mnt, "", AT_FDCWD, o->merged_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return run_child_fail(m, errno, "cannot mount overlay on '%s'", o->merged_dir);
     return 0;
 }
 
@@ -294,13 +296,13 @@ static int do_readonly(const struct op *op, struct child_msg *m)
     return 0;
 }
 
-static int do_root(const struct op *op, const struct run_options *o, int overlay_fd, int *root_fd,
+static int do_root(const struct op *op, const struct run_options *o, int *root_fd,
                    struct child_msg *m)
 {
     int r;
 
     if (op->kind == OP_ROOT_OVERLAY) {
-        r = mount_overlay(o, overlay_fd, m);
+        r = mount_overlay(o, m);
         if (r < 0)
             return r;
     } else if (mount(op->source, op->source, NULL, MS_BIND | MS_REC, NULL) < 0) {
@@ -370,7 +372,7 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
         switch (op->kind) {
         case OP_ROOT_OVERLAY:
         case OP_ROOT_BIND:
-            r = do_root(op, p->opts, p->overlay_fd, &root_fd, m);
+            r = do_root(op, p->opts, &root_fd, m);
             break;
         case OP_MOUNT:
             r = do_mount(root_fd, op, m);

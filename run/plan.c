@@ -319,7 +319,6 @@ int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err
         return r;
     p = xcalloc(1, sizeof(*p));
     p->opts = o;
-    p->overlay_fd = -1;
     p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
     p->join_net = o->net == RUN_NET_PRIVATE;
     plan_mounts(p, o);

@@ -62,9 +62,6 @@ struct plan {
      * child mounts (see run.c), and joined by the child at OP_JOIN_NET, before sysfs (which
      * shows the network devices of the namespace that mounts it). */
     bool join_net;
-    /* The overlay made by the parent (fsmount), for the child's move_mount; -1: none, the
-     * child makes it. Owned by the parent's run_container. */
-    int overlay_fd;
     char **argv;    /* owned */
     char **env;     /* owned, with defaults */
     char *cwd;      /* owned */
@@ -178,14 +175,6 @@ int run_send_fd(int sock, int fd, const struct child_msg *msg);
  * (or -1), 0 at the end of the stream, or -errno. */
 int run_recv_fd(int sock, int *ret_fd);
 
-/* A detached overlay mount of o's layers (fsopen .. fsmount), to be attached by move_mount:
- * the fd, or -errno with e filled (use_legacy: the kernel needs the old mount(2) instead). */
-struct overlay_error {
-    int err; /* positive errno */
-    bool use_legacy;
-    char text[240];
-};
-int run_overlay_fsmount(const struct run_options *o, struct overlay_error *e);
 /* In the child: record a setup failure (errno e and a message) in m for the parent to print,
  * and return -e. */
 __attribute__((format(printf, 3, 4))) int run_child_fail(struct child_msg *m, int e,
