@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -69,80 +68,40 @@ static int mount_overlay_legacy(const struct run_options *o, struct child_msg *m
     return 0;
 }
 
-struct overlay_error {
-    int err; /* positive errno */
-    bool use_legacy;
-    char text[240];
-};
-
-__attribute__((format(printf, 4, 5))) static int overlay_fail(struct overlay_error *e, int err,
-                                                              bool use_legacy, const char *fmt, ...)
-{
-    va_list ap;
-
-    e->err = err;
-    e->use_legacy = use_legacy;
-    va_start(ap, fmt);
-    (void)vsnprintf(e->text, sizeof(e->text), fmt, ap);
-    va_end(ap);
-    return -err;
-}
-
-/* A detached overlay mount of o's layers (fsopen .. fsmount), for move_mount: the fd, or
- * -errno with e filled (use_legacy: the kernel needs the old mount(2) instead). */
-static int overlay_fsmount(const struct run_options *o, struct overlay_error *e)
+static int mount_overlay(const struct run_options *o, struct child_msg *m)
 {
     static const char *const flags[] = { "index", "redirect_dir", "metacopy" };
-    _cleanup_close_ int fs = -1;
+    _cleanup_close_ int fs = -1, mnt = -1;
     size_t n = strv_length(o->lower_dirs);
-    int mnt;
 
     fs = fsopen("overlay", FSOPEN_CLOEXEC);
-    if (fs < 0) {
-        return overlay_fail(e, errno, errno == ENOSYS, "cannot open an overlay filesystem context");
-    }
+    if (fs < 0)
+        return errno == ENOSYS
+                   ? mount_overlay_legacy(o, m)
+                   : run_child_fail(m, errno, "cannot open an overlay filesystem context");
     /* "lowerdir+" (kernel 6.8+) takes one layer at a time, top first, with no page limit. */
     for (size_t i = n; i > 0; i--)
         if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", o->lower_dirs[i - 1], 0) < 0) {
-            return overlay_fail(e, errno, errno == EINVAL && i == n,
-                                "cannot use layer '%s' as an overlay lower", o->lower_dirs[i - 1]);
+            if (errno == EINVAL && i == n)
+                return mount_overlay_legacy(o, m);
+            return run_child_fail(m, errno, "cannot use layer '%s' as an overlay lower",
+                                  o->lower_dirs[i - 1]);
         }
-    if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o->upper_dir, 0) < 0) {
-        return overlay_fail(e, errno, false, "cannot use '%s' as an overlay upper", o->upper_dir);
-    }
-    if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o->work_dir, 0) < 0) {
-        return overlay_fail(e, errno, false, "cannot use '%s' as an overlay work dir", o->work_dir);
-    }
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o->upper_dir, 0) < 0)
+        return run_child_fail(m, errno, "cannot use '%s' as an overlay upper", o->upper_dir);
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o->work_dir, 0) < 0)
+        return run_child_fail(m, errno, "cannot use '%s' as an overlay work dir", o->work_dir);
     for (size_t i = 0; i < ELEMENTSOF(flags); i++)
-        if (fsconfig(fs, FSCONFIG_SET_STRING, flags[i], "off", 0) < 0) {
-            return overlay_fail(e, errno, false, "cannot set overlay option '%s=off'", flags[i]);
-        }
+        if (fsconfig(fs, FSCONFIG_SET_STRING, flags[i], "off", 0) < 0)
+            return run_child_fail(m, errno, "cannot set overlay option '%s=off'", flags[i]);
     /* Unknown to kernels before 5.10: then the unmount syncs, as it always did. */
     if (o->discard_upper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
         log_debug("overlay without 'volatile': %m");
-    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-        return overlay_fail(e, errno, false,
-                            "cannot mount overlay on '%s' (%zu layers, upper '%s')", o->merged_dir,
-                            n, o->upper_dir);
-    }
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return run_child_fail(m, errno, "cannot mount overlay on '%s' (%zu layers, upper '%s')",
+                              o->merged_dir, n, o->upper_dir);
     mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
-    if (mnt < 0) {
-        return overlay_fail(e, errno, false, "cannot mount overlay on '%s'", o->merged_dir);
-    }
-    return mnt;
-}
-
-static int mount_overlay(const struct run_options *o, struct child_msg *m)
-{
-    _cleanup_close_ int mnt = -1;
-    struct overlay_error e;
-
-    mnt = overlay_fsmount(o, &e);
-    if (mnt < 0 && e.use_legacy)
-        return mount_overlay_legacy(o, m);
-    if (mnt < 0)
-        return run_child_fail(m, e.err, "%s", e.text);
-    if (move_mount(mnt, "", AT_FDCWD, o->merged_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, o->merged_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
         return run_child_fail(m, errno, "cannot mount overlay on '%s'", o->merged_dir);
     return 0;
 }
