@@ -164,6 +164,20 @@ static const struct {
     { "msgsnd", 400 },     { "msgrcv", 401 },     { "msgctl", 402 },
 };
 
+/* Syscalls from 424 on have one number on every ABI (x32 adds its bit), from the kernel's
+ * scripts/syscall.tbl. These are the ones Debian 12's libseccomp (2.5.4) does not know yet:
+ * without them, what the profile allows of them (statmount, mseal, the *xattrat calls…) was
+ * refused. tests/unit/test_run_seccomp.c checks them against any libseccomp that knows them. */
+static const struct {
+    const char *name;
+    int nr;
+} unified_direct[] = {
+    { "statmount", 457 },         { "listmount", 458 },        { "lsm_get_self_attr", 459 },
+    { "lsm_set_self_attr", 460 }, { "lsm_list_modules", 461 }, { "mseal", 462 },
+    { "setxattrat", 463 },        { "getxattrat", 464 },       { "listxattrat", 465 },
+    { "removexattrat", 466 },
+};
+
 /* Namespace creation, refused to clone and unshare without CAP_SYS_ADMIN. CLONE_NEWTIME only
  * for unshare: in clone()'s flags that bit belongs to the exit signal (CSIGNAL). */
 #define NS_CLONE_FLAGS                                                                  \
@@ -230,12 +244,33 @@ static int syscall_number(const struct abi *a, const char *name)
 {
     int nr = seccomp_syscall_resolve_name_arch(a->scmp_arch, name);
 
-    if (nr >= 0 || nr == __NR_SCMP_ERROR || a->scmp_arch != SCMP_ARCH_X86)
+    if (nr == __NR_SCMP_ERROR) {
+        for (size_t i = 0; i < ELEMENTSOF(unified_direct); i++)
+            if (strcmp(unified_direct[i].name, name) == 0)
+                return (int)a->base + unified_direct[i].nr;
+        return nr;
+    }
+    if (nr >= 0 || a->scmp_arch != SCMP_ARCH_X86)
         return nr;
     for (size_t i = 0; i < ELEMENTSOF(i386_direct); i++)
         if (strcmp(i386_direct[i].name, name) == 0)
             return i386_direct[i].nr;
     return nr;
+}
+
+/* The highest number of the shared range (424 on) that this ABI has a name for:
+ * unified_direct's last, or further if libseccomp knows newer ones (they come in order). */
+static uint32_t newest_known(const struct abi *a)
+{
+    uint32_t nr = (uint32_t)unified_direct[ELEMENTSOF(unified_direct) - 1].nr;
+
+    for (;;) {
+        char *name = seccomp_syscall_resolve_num_arch(a->scmp_arch, (int)(a->base + nr + 1));
+        if (!name)
+            return nr;
+        free(name);
+        nr++;
+    }
 }
 
 static void mark(struct abi *a, const char *name, enum verdict v)
@@ -277,10 +312,17 @@ static void abi_init(struct abi *a, uint32_t scmp_arch, uint32_t base, uint64_t 
     mark(a, "personality", V_PERSONALITY);
     mark(a, "ioctl", V_IOCTL);
     mark(a, "socket", V_SOCKET);
+    /* Numbers newer than any name we know answer ENOSYS, as runc's filter does: a program
+     * (glibc first) takes ENOSYS for "this kernel lacks it" and falls back to an older call,
+     * where EPERM would be a hard failure. Known calls outside the profile keep EPERM. x32's
+     * own old numbers (512 on) that the profile leaves out get ENOSYS too: both refuse. */
+    for (uint32_t i = newest_known(a) + 1; i < ABI_TABLE_SIZE; i++)
+        if (a->verdict[i] == V_EPERM)
+            a->verdict[i] = V_ENOSYS;
 }
 
-/* Runs of equal verdicts; the last one reaches to the end of the numbering. Returns the
- * count; ret has room for ABI_TABLE_SIZE + 1. */
+/* Runs of equal verdicts; the last one (ENOSYS: beyond every known number) reaches to the end
+ * of the numbering. Returns the count; ret has room for ABI_TABLE_SIZE + 1. */
 static size_t abi_ranges(const struct abi *a, struct range *ret)
 {
     size_t n = 0;
@@ -288,8 +330,8 @@ static size_t abi_ranges(const struct abi *a, struct range *ret)
     for (size_t i = 0; i < ABI_TABLE_SIZE; i++)
         if (n == 0 || ret[n - 1].verdict != a->verdict[i])
             ret[n++] = (struct range){ a->base + (uint32_t)i, (enum verdict)a->verdict[i] };
-    if (ret[n - 1].verdict != V_EPERM)
-        ret[n++] = (struct range){ a->base + ABI_TABLE_SIZE, V_EPERM };
+    if (ret[n - 1].verdict != V_ENOSYS)
+        ret[n++] = (struct range){ a->base + ABI_TABLE_SIZE, V_ENOSYS };
     return n;
 }
 

@@ -168,6 +168,9 @@ static int raw_syscall(int argc, char *argv[])
     for (size_t i = 0; i < sizeof(syscalls) / sizeof(syscalls[0]); i++)
         if (!strcmp(syscalls[i].name, argv[2]))
             nr = syscalls[i].nr;
+    /* or a number, for calls newer than the headers */
+    if (nr < 0 && argv[2][0] >= '0' && argv[2][0] <= '9')
+        nr = strtol(argv[2], NULL, 0);
     if (nr < 0) {
         fprintf(stderr, "probe: unknown syscall '%s'\n", argv[2]);
         return 2;

@@ -37,7 +37,7 @@ is() {
     return 1
 }
 
-plan 33
+plan 35
 check "seccomp is on, in filter mode" sh -c 'runroot sec probe caps </dev/null | grep -q "^Seccomp:.2"'
 check "an allowed syscall works (getpid)" is "ok 1" -- syscall getpid
 check "keyctl is outside the profile: EPERM" is "errno EPERM" -- syscall keyctl 0 0
@@ -62,6 +62,8 @@ check "personality: ADDR_NO_RANDOMIZE is refused" is "errno EPERM" -- syscall pe
 check "socket(AF_INET) works" is "ok 3" -- syscall socket 2 1 0
 check "socket(AF_ALG) is refused, with or without high bits" sh -c '[ "$(runroot sec probe syscall socket 38 5 0 </dev/null)$(runroot sec probe syscall socket 0x100000026 5 0 </dev/null)" = "errno EPERMerrno EPERM" ]'
 check "socket(AF_VSOCK) is refused" is "errno EPERM" -- syscall socket 40 1 0
+check "a number newer than any known syscall: ENOSYS (libc falls back)" is "errno ENOSYS" -- syscall 499
+check "newer shared syscalls in the profile reach the kernel (statmount, getxattrat)" sh -c 'for nr in 457 464; do runroot sec probe syscall $nr 0 0 0 0 </dev/null | grep -q "errno EPERM" && exit 1; done; exit 0'
 check "a nested filter can be installed (apt's methods)" is "nested filter ok" -- nested-seccomp
 if runroot sec probe syscall32 20 </dev/null 2>/dev/null | grep -q "^ok"; then
     check "i386 ABI: keyctl is refused" is "errno EPERM" -- syscall32 288
