@@ -25,7 +25,7 @@ IMG=tiny
 export IMG R
 rr() { runroot "$@" </dev/null; }
 
-plan 41
+plan 42
 check "the command is PID 1" sh -c '[ "$(runroot $IMG sh -c "echo \$\$" </dev/null)" = 1 ]'
 out=$(rr $IMG ps -o pid,comm)
 check "ps shows only the container's processes" sh -c '[ "$(printf "%s\n" "$1" | wc -l)" -eq 2 ]' _ "$out"
@@ -57,6 +57,24 @@ par() {
     runroot $IMG true </dev/null && [ "$(ls "$ROOTSTOCK_ROOT/containers")" = spare ]
 }
 check "parallel runs never share a directory, and leave only the spare" par
+killed_run() {
+    runroot $IMG sleep 60.25 </dev/null & p=$!
+    for _ in $(seq 100); do
+        pgrep -f "sleep 60.25" >/dev/null && break
+        sleep 0.05
+    done
+    kill -KILL $p
+    wait $p 2>/dev/null
+    # the container dies with runroot (PR_SET_PDEATHSIG); its directory is a leftover
+    for _ in $(seq 100); do pgrep -f "sleep 60.25" >/dev/null || break; sleep 0.05; done
+    ! pgrep -f "sleep 60.25" >/dev/null &&
+        [ -n "$(ls "$ROOTSTOCK_ROOT/containers" | grep -v '^spare$')" ] &&
+        "$ROOTSTOCK" cache gc >/dev/null 2>&1 &&
+        [ -z "$(ls "$ROOTSTOCK_ROOT/containers" | grep -v '^spare$')" ] &&
+        "$ROOTSTOCK" cache verify >/dev/null &&
+        [ "$(runroot $IMG cat /etc/marker </dev/null)" = from-image ]
+}
+check "runroot killed with SIGKILL: the container dies, gc removes its directory, verify passes" killed_run
 check "cache gc removes the spare without calling it a container" sh -c 'runroot $IMG true </dev/null && [ -d "$ROOTSTOCK_ROOT/containers/spare" ] && "$ROOTSTOCK" cache du | grep -Eq "^containers +0$" && ! "$ROOTSTOCK" cache gc 2>&1 | grep -q spare && [ ! -e "$ROOTSTOCK_ROOT/containers/spare" ]'
 check "--commit keeps them as a new image" sh -c 'runroot --commit tiny2 $IMG sh -c "echo kept >/etc/marker" </dev/null >/dev/null && [ "$(runroot tiny2 cat /etc/marker </dev/null)" = kept ] && [ "$(runroot $IMG cat /etc/marker </dev/null)" = from-image ]'
 out=$(runroot --commit new $IMG sh -c 'echo x > /f' </dev/null)
