@@ -4,6 +4,7 @@
  * cpu.cfs_quota_us, pids.max, blkio weight), detected with statfs and no configuration. */
 #include "run/run-internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -431,6 +432,73 @@ uint64_t cg_oom_kills(struct cgroup *cg)
 const char *cg_memory_path(const struct cgroup *cg)
 {
     return cg->memcg;
+}
+
+char *run_cgroup_name(pid_t pid, unsigned long nonce)
+{
+    return xasprintf("runroot-%d-%lx", (int)pid, nonce);
+}
+
+pid_t run_cgroup_name_owner(const char *name)
+{
+    const char *p;
+    char *end;
+    long pid;
+
+    if (strncmp(name, "runroot-", 8) != 0)
+        return 0;
+    p = name + 8;
+    if (*p < '1' || *p > '9')
+        return 0;
+    pid = strtol(p, &end, 10);
+    if (*end != '-' || pid <= 0 || pid > INT32_MAX || !end[1] ||
+        strspn(end + 1, "0123456789abcdef") != strlen(end + 1))
+        return 0;
+    return (pid_t)pid;
+}
+
+/* A runroot killed with SIGKILL cannot remove its cgroup; its container died with it
+ * (PR_SET_PDEATHSIG), so the directory stays behind empty. The next runroot removes those
+ * under the same parent: the owner's pid is not a live process here, and the directory is
+ * older than STALE_SECONDS (a live runroot's cgroup is empty only for the moment between its
+ * mkdir and its container joining, which also covers an owner in another pid namespace that
+ * we cannot see). rmdir fails on a cgroup with any process in it, so nothing running is
+ * touched. */
+enum { STALE_SECONDS = 5 };
+
+static void sweep_parent_of(const char *dir)
+{
+    _cleanup_free_ char *parent = xstrdup(dir);
+    char *slash = strrchr(parent, '/');
+    _cleanup_closedir_ DIR *d = NULL;
+    time_t now = time(NULL);
+
+    if (!slash)
+        return;
+    *slash = '\0';
+    d = opendir(parent);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        pid_t owner = run_cgroup_name_owner(de->d_name);
+        struct stat st;
+        if (owner <= 0 || owner == getpid() || (kill(owner, 0) == 0 || errno != ESRCH) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            now - st.st_mtime < STALE_SECONDS)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+            log_debug("removed the cgroup '%s/%s' of a runroot that was killed", parent,
+                      de->d_name);
+    }
+}
+
+void cg_sweep_stale(const struct cgroup *cg)
+{
+    if (!cg)
+        return;
+    if (cg->v2_dir)
+        sweep_parent_of(cg->v2_dir);
+    for (int c = 0; c < _CG_CONTROLLER_MAX; c++)
+        if (cg->dirs[c])
+            sweep_parent_of(cg->dirs[c]);
 }
 
 static void kill_all(const char *dir)

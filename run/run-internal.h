@@ -142,6 +142,13 @@ uint64_t cg_oom_kills(struct cgroup *cg);
 const char *cg_memory_path(const struct cgroup *cg);
 /* Kill what is left, remove the directories, free; NULL is fine; returns NULL. */
 struct cgroup *cg_destroy(struct cgroup *cg);
+/* Remove the empty cgroups that runroots killed before their cleanup left beside cg's own (their
+ * owner's pid is gone and they are older than a few seconds). Best effort, quiet. */
+void cg_sweep_stale(const struct cgroup *cg);
+/* The name of a container's cgroup, "runroot-PID-HEX", and back: the pid, or 0 if name is not
+ * one of ours. */
+char *run_cgroup_name(pid_t pid, unsigned long nonce);
+pid_t run_cgroup_name_owner(const char *name);
 
 /* Find the last oom-kill report for memcg in kmsg text records (one per line as read from
  * /dev/kmsg): fills the task name and host pid. Returns true if found. */

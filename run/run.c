@@ -473,7 +473,7 @@ static char *cgroup_name(void)
     struct timespec ts;
 
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return xasprintf("runroot-%d-%lx", (int)getpid(), (unsigned long)ts.tv_nsec);
+    return run_cgroup_name(getpid(), (unsigned long)ts.tv_nsec);
 }
 
 static bool want_cgroup(const struct cg_limits *l)
@@ -562,6 +562,8 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
     }
     if (filter.filter)
         run_seccomp_send(&filter, sv[0]);
+    /* Idle until the child's setup ends: a moment for housekeeping. */
+    cg_sweep_stale(cg);
     /* Until execve closes the child's end: at most a pty and one error. */
     for (;;) {
         int fd = -1;

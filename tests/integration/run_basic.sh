@@ -72,9 +72,14 @@ killed_run() {
         "$ROOTSTOCK" cache gc >/dev/null 2>&1 &&
         [ -z "$(ls "$ROOTSTOCK_ROOT/containers" | grep -v '^spare$')" ] &&
         "$ROOTSTOCK" cache verify >/dev/null &&
-        [ "$(runroot $IMG cat /etc/marker </dev/null)" = from-image ]
+        [ "$(runroot $IMG cat /etc/marker </dev/null)" = from-image ] || return 1
+    # its cgroups stay behind, empty, until a later runroot finds them stale (5 s old)
+    [ -n "$(find /sys/fs/cgroup -maxdepth 8 -type d -name "runroot-$p-*" 2>/dev/null)" ] || return 1
+    sleep 5.5
+    runroot $IMG true </dev/null &&
+        [ -z "$(find /sys/fs/cgroup -maxdepth 8 -type d -name "runroot-$p-*" 2>/dev/null)" ]
 }
-check "runroot killed with SIGKILL: the container dies, gc removes its directory, verify passes" killed_run
+check "runroot killed with SIGKILL: the container dies, gc removes its directory, verify passes, a later run removes its cgroups" killed_run
 check "cache gc removes the spare without calling it a container" sh -c 'runroot $IMG true </dev/null && [ -d "$ROOTSTOCK_ROOT/containers/spare" ] && "$ROOTSTOCK" cache du | grep -Eq "^containers +0$" && ! "$ROOTSTOCK" cache gc 2>&1 | grep -q spare && [ ! -e "$ROOTSTOCK_ROOT/containers/spare" ]'
 check "--commit keeps them as a new image" sh -c 'runroot --commit tiny2 $IMG sh -c "echo kept >/etc/marker" </dev/null >/dev/null && [ "$(runroot tiny2 cat /etc/marker </dev/null)" = kept ] && [ "$(runroot $IMG cat /etc/marker </dev/null)" = from-image ]'
 out=$(runroot --commit new $IMG sh -c 'echo x > /f' </dev/null)

@@ -129,6 +129,24 @@ static void plan__root_dir_is_bound_and_binds_go_before_pivot(void **state)
     assert_true(i_bind < i_pivot && i_ro == p->n_ops - 1);
 }
 
+static void cgroup__names_say_their_owner(void **state)
+{
+    (void)state;
+    char *name = run_cgroup_name(4242, 0x1f3aUL);
+    assert_string_equal(name, "runroot-4242-1f3a");
+    assert_int_equal(run_cgroup_name_owner(name), 4242);
+    free(name);
+    assert_int_equal(run_cgroup_name_owner("runroot-1-0"), 1);
+    /* not ours: other names, no pid, a zero or signed pid, junk after it */
+    assert_int_equal(run_cgroup_name_owner("system.slice"), 0);
+    assert_int_equal(run_cgroup_name_owner("runroot--5-ab"), 0);
+    assert_int_equal(run_cgroup_name_owner("runroot-0-ab"), 0);
+    assert_int_equal(run_cgroup_name_owner("runroot-12"), 0);
+    assert_int_equal(run_cgroup_name_owner("runroot-12-"), 0);
+    assert_int_equal(run_cgroup_name_owner("runroot-12-xyz"), 0);
+    assert_int_equal(run_cgroup_name_owner("runroot-99999999999-ab"), 0);
+}
+
 static void plan__env_gets_defaults_and_keeps_given_values(void **state)
 {
     (void)state;
@@ -373,6 +391,7 @@ int main(void)
         cmocka_unit_test(plan__namespaces_follow_the_network_mode),
         cmocka_unit_test(plan__root_dir_is_bound_and_binds_go_before_pivot),
         cmocka_unit_test(plan__env_gets_defaults_and_keeps_given_values),
+        cmocka_unit_test(cgroup__names_say_their_owner),
         cmocka_unit_test(plan__caps_are_docker_defaults_plus_add_minus_drop),
         cmocka_unit_test(plan__limits_are_carried_to_the_cgroup),
         cmocka_unit_test(plan__bad_options_fill_err_and_leave_ret),
