@@ -422,6 +422,9 @@ static int run_configure(struct ctx *x, const struct build_pkg_list *l,
     ro.stdio[2] = log_fd;
     ro.binds = &bind;
     ro.n_binds = 1;
+    /* dpkg syncs its database ~10 times per package, whatever unsafe-io says; the layer is
+     * synced as a whole when it is published, and a build cut short is thrown away. */
+    ro.no_sync = true;
     r = run_container(&ro, &res, err);
     if (r < 0)
         return rs_err_wrap(err, "cannot configure the new root");

@@ -552,7 +552,8 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
     }
     /* The filter is built here while the child mounts (two CPUs work instead of one); the
      * child receives it right before it loads it, after the network namespace. */
-    if (!o->no_seccomp && (r = run_seccomp_build(p->caps, &filter)) < 0) {
+    if (!o->no_seccomp &&
+        (r = run_seccomp_build(p->caps, o->no_sync ? RUN_SECCOMP_NO_SYNC : 0, &filter)) < 0) {
         r = rs_err_set(err, r, "cannot build the seccomp filter");
         goto out_wait;
     }

@@ -92,6 +92,11 @@ struct run_options {
      * numbers, 1ULL << CAP_X). */
     uint64_t cap_add, cap_drop;
     bool no_seccomp; /* skip the default seccomp filter (tests, trusted build steps) */
+    /* fsync, fdatasync, sync, syncfs and sync_file_range succeed at once without syncing
+     * (what eatmydata does, in the filter, so static programs are covered too): for a build
+     * whose whole result the caller syncs once afterwards (mkroot syncs the layer when it
+     * publishes it). Ignored with no_seccomp. */
+    bool no_sync;
 };
 
 /* How the run ended (filled only when run_container returns 0). */

@@ -204,6 +204,7 @@ enum verdict {
     V_PERSONALITY, /* allowed with one of personalities[] */
     V_IOCTL,       /* allowed unless the request is one of tty_ioctls[] */
     V_SOCKET,      /* allowed unless the family is one of denied_families[] */
+    V_NOOP,        /* returns 0 without running (RUN_SECCOMP_NO_SYNC's sync calls) */
     _V_MAX,
 };
 
@@ -293,7 +294,14 @@ static void mark_all(struct abi *a, const char *const *names, enum verdict v)
         mark(a, *names, v);
 }
 
-static void abi_init(struct abi *a, uint32_t scmp_arch, uint32_t base, uint64_t caps)
+/* The calls that wait for data to reach the disk; msync stays, as its MS_INVALIDATE is more
+ * than a wait. */
+static const char *const sync_syscalls[] = {
+    "fsync", "fdatasync", "sync", "syncfs", "sync_file_range", "sync_file_range2", NULL,
+};
+
+static void abi_init(struct abi *a, uint32_t scmp_arch, uint32_t base, uint64_t caps,
+                     unsigned flags)
 {
     bool sys_admin = has_cap(caps, CAP_SYS_ADMIN);
 
@@ -312,6 +320,8 @@ static void abi_init(struct abi *a, uint32_t scmp_arch, uint32_t base, uint64_t 
     mark(a, "personality", V_PERSONALITY);
     mark(a, "ioctl", V_IOCTL);
     mark(a, "socket", V_SOCKET);
+    if (flags & RUN_SECCOMP_NO_SYNC)
+        mark_all(a, sync_syscalls, V_NOOP);
     /* Numbers newer than any name we know answer ENOSYS, as runc's filter does: a program
      * (glibc first) takes ENOSYS for "this kernel lacks it" and falls back to an older call,
      * where EPERM would be a hard failure. Known calls outside the profile keep EPERM. x32's
@@ -379,6 +389,10 @@ static void emit_verdict(struct bpf_buf *b, enum verdict v)
     case V_ENOSYS:
         emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
         break;
+    case V_NOOP:
+        /* errno 0: the kernel skips the call and sets its return value to -0 */
+        emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO);
+        break;
     case V_CLONE:
         emit_no_bits(b, NS_CLONE_FLAGS);
         break;
@@ -419,9 +433,9 @@ static void emit_tree(struct bpf_buf *b, const struct range *r, size_t n)
 }
 
 static void emit_abi(struct bpf_buf *b, struct abi *a, struct range *ranges, uint32_t scmp_arch,
-                     uint32_t base, uint64_t caps)
+                     uint32_t base, uint64_t caps, unsigned flags)
 {
-    abi_init(a, scmp_arch, base, caps);
+    abi_init(a, scmp_arch, base, caps, flags);
     emit_tree(b, ranges, abi_ranges(a, ranges));
 }
 
@@ -432,7 +446,7 @@ static void land(struct bpf_buf *b, size_t ja)
         b->insns[ja].k = (uint32_t)(b->n_insns - ja - 1);
 }
 
-int run_seccomp_build(uint64_t caps, struct sock_fprog *ret)
+int run_seccomp_build(uint64_t caps, unsigned flags, struct sock_fprog *ret)
 {
     _cleanup_free_ struct sock_filter *insns = xcalloc(BPF_MAXINSNS, sizeof(*insns));
     _cleanup_free_ struct abi *a = xmalloc(sizeof(*a));
@@ -459,13 +473,13 @@ int run_seccomp_build(uint64_t caps, struct sock_fprog *ret)
     emit(&b, BPF_JMP | BPF_JGE | BPF_K, 0, 1, X32_SYSCALL_BIT);
     to_x32 = emit(&b, BPF_JMP | BPF_JA, 0, 0, 0);
 #endif
-    emit_abi(&b, a, ranges, seccomp_arch_native(), 0, caps);
+    emit_abi(&b, a, ranges, seccomp_arch_native(), 0, caps, flags);
 #if defined(__x86_64__)
     land(&b, to_x32);
-    emit_abi(&b, a, ranges, SCMP_ARCH_X32, X32_SYSCALL_BIT, caps);
+    emit_abi(&b, a, ranges, SCMP_ARCH_X32, X32_SYSCALL_BIT, caps, flags);
     land(&b, to_i386);
     emit(&b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
-    emit_abi(&b, a, ranges, SCMP_ARCH_X86, 0, caps);
+    emit_abi(&b, a, ranges, SCMP_ARCH_X86, 0, caps, flags);
 #endif
     if (b.overflow)
         return -E2BIG;

@@ -27,11 +27,15 @@
 
 #include "run/run-internal.h"
 
+/* With RUN_SECCOMP_NO_SYNC, fsync, fdatasync, sync, syncfs and sync_file_range return 0
+ * without waiting for anything (run_options.no_sync). */
+#define RUN_SECCOMP_NO_SYNC 1u
+
 /* Build the profile for the capability mask caps (1ULL << CAP_X: the container's effective
- * set) as a classic BPF program for seccomp(SECCOMP_SET_MODE_FILTER). On success
- * ret->filter is the caller's, to free(). Returns 0, or -E2BIG if the program would exceed
+ * set) and flags (RUN_SECCOMP_*) as a classic BPF program for seccomp(SECCOMP_SET_MODE_FILTER). On
+ * success ret->filter is the caller's, to free(). Returns 0, or -E2BIG if the program would exceed
  * BPF_MAXINSNS (a profile too large for the kernel: a bug here). Installs nothing. */
-int run_seccomp_build(uint64_t caps, struct sock_fprog *ret);
+int run_seccomp_build(uint64_t caps, unsigned flags, struct sock_fprog *ret);
 
 /* The parent's half: send a program from run_seccomp_build() over sock as one message of raw
  * instructions. The parent builds it while the child is still busy with its mounts (the

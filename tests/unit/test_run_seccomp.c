@@ -135,12 +135,17 @@ struct profile {
     struct sock_fprog prog;
 };
 
-static void profile_build(struct profile *p, uint64_t caps)
+static void profile_build_flags(struct profile *p, uint64_t caps, unsigned flags)
 {
     memset(p, 0, sizeof(*p));
-    assert_int_equal(run_seccomp_build(caps, &p->prog), 0);
+    assert_int_equal(run_seccomp_build(caps, flags, &p->prog), 0);
     assert_non_null(p->prog.filter);
     assert_true(p->prog.len > 0 && p->prog.len <= BPF_MAXINSNS);
+}
+
+static void profile_build(struct profile *p, uint64_t caps)
+{
+    profile_build_flags(p, caps, 0);
 }
 
 static void profile_release(struct profile *p)
@@ -188,6 +193,32 @@ static void seccomp__everyday_syscalls_are_allowed(void **state)
         if (decide(&p, names[i], 0, 0) != ALLOW)
             fail_msg("'%s' is not allowed", names[i]);
     profile_release(&p);
+}
+
+/* mkroot's configure container: the sync calls return 0 untouched on every ABI; without the
+ * flag they run. Nothing else changes. */
+static void seccomp__no_sync_skips_only_the_sync_calls(void **state)
+{
+    static const char *const syncs[] = { "fsync", "fdatasync", "sync", "syncfs",
+                                         "sync_file_range" };
+    static const uint32_t abis[] = { SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32 };
+    struct profile p, nosync;
+
+    (void)state;
+    profile_build(&p, default_caps());
+    profile_build_flags(&nosync, default_caps(), RUN_SECCOMP_NO_SYNC);
+    for (size_t a = 0; a < sizeof(abis) / sizeof(abis[0]); a++)
+        for (size_t i = 0; i < sizeof(syncs) / sizeof(syncs[0]); i++) {
+            if (decide_on(&p, abis[a], syncs[i], 0, 0) != ALLOW)
+                fail_msg("'%s' is not allowed", syncs[i]);
+            if (decide_on(&nosync, abis[a], syncs[i], 0, 0) != SECCOMP_RET_ERRNO)
+                fail_msg("'%s' is not skipped with RUN_SECCOMP_NO_SYNC", syncs[i]);
+        }
+    assert_int_equal(decide(&nosync, "msync", 0, 0), ALLOW);
+    assert_int_equal(decide(&nosync, "write", 0, 0), ALLOW);
+    assert_int_equal(decide(&nosync, "mount", 0, 0), EPERM_RET);
+    profile_release(&p);
+    profile_release(&nosync);
 }
 
 /* apt's methods install a filter of their own, as do browsers and systemd services. */
@@ -564,6 +595,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(seccomp__everyday_syscalls_are_allowed),
+        cmocka_unit_test(seccomp__no_sync_skips_only_the_sync_calls),
         cmocka_unit_test(seccomp__nested_filters_can_be_installed),
         cmocka_unit_test(seccomp__syscalls_outside_the_profile_fail_with_eperm),
         cmocka_unit_test(seccomp__mount_and_namespaces_need_cap_sys_admin),
