@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <archive.h>
+#include <libdeflate.h>
 
 #include "cache/cache.h"
 #include "common/cleanup.h"
@@ -442,6 +443,33 @@ static int open_release(struct build_archive *a, const char *suite, struct rs_er
 
 /* ---- Packages ---- */
 
+static int map_blob(struct build_archive *a, const char *hex, char **ret, size_t *ret_len,
+                    bool *ret_mapped, struct rs_err *err)
+{
+    _cleanup_close_ int fd = -1;
+    struct stat stbuf;
+    int r = cache_blob_open(a->c, hex, &fd, err);
+
+    if (r < 0)
+        return r;
+    if (fstat(fd, &stbuf) < 0)
+        return rs_err_set(err, -errno, "cannot stat blob '%s'", hex);
+    if (stbuf.st_size == 0) {
+        *ret = xstrdup("");
+        *ret_len = 0;
+        *ret_mapped = false;
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)stbuf.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return rs_err_set(err, -errno, "cannot map blob '%s'", hex);
+    (void)madvise(p, (size_t)stbuf.st_size, MADV_SEQUENTIAL | MADV_WILLNEED);
+    *ret = p;
+    *ret_len = (size_t)stbuf.st_size;
+    *ret_mapped = true;
+    return 0;
+}
+
 static int xz_decompress_fd(int fd, const char *what, char **ret, size_t *ret_len,
                             struct rs_err *err)
 {
@@ -482,31 +510,87 @@ out:
     return r;
 }
 
-static int map_blob(struct build_archive *a, const char *hex, char **ret, size_t *ret_len,
-                    bool *ret_mapped, struct rs_err *err)
+/* gzip through libdeflate, which inflates a whole buffer about 2.5 times as fast as zlib's
+ * streaming inflate that libarchive uses (trixie's main, 56 MB: 0.17 s against 0.43 s here).
+ * size_hint is the size of the output when the Release file gives it (0 if not); otherwise the
+ * last member's trailer gives a first guess. A file of several gzip members is one stream. */
+static int gunzip_buf(const char *in, size_t in_len, size_t size_hint, const char *what, char **ret,
+                      size_t *ret_len, struct rs_err *err)
 {
-    _cleanup_close_ int fd = -1;
-    struct stat stbuf;
-    int r = cache_blob_open(a->c, hex, &fd, err);
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    size_t cap = size_hint, out_len = 0, pos = 0;
+    char *out = NULL;
+    int r = 0;
 
+    if (!d)
+        return rs_err_set(err, -ENOMEM, "cannot decompress '%s'", what);
+    if (cap == 0 && in_len >= 4)
+        cap = (size_t)((const unsigned char *)in)[in_len - 4] |
+              (size_t)((const unsigned char *)in)[in_len - 3] << 8 |
+              (size_t)((const unsigned char *)in)[in_len - 2] << 16 |
+              (size_t)((const unsigned char *)in)[in_len - 1] << 24;
+    if (cap < in_len)
+        cap = in_len;
+    if (cap < 4096)
+        cap = 4096;
+    if (cap > MAX_INDEX_SIZE)
+        cap = MAX_INDEX_SIZE;
+    out = xmalloc(cap + 1);
+    do {
+        size_t used = 0, got = 0;
+        enum libdeflate_result lr = libdeflate_gzip_decompress_ex(
+            d, in + pos, in_len - pos, out + out_len, cap - out_len, &used, &got);
+        if (lr == LIBDEFLATE_INSUFFICIENT_SPACE) {
+            if (cap >= MAX_INDEX_SIZE) {
+                r = rs_err_msg(err, -EFBIG, "'%s' decompresses to more than 1 GiB", what);
+                break;
+            }
+            cap = cap * 2 > MAX_INDEX_SIZE ? MAX_INDEX_SIZE : cap * 2;
+            out = xrealloc(out, cap + 1);
+            continue;
+        }
+        if (lr != LIBDEFLATE_SUCCESS) {
+            r = rs_err_msg(err, -EBADMSG, "cannot decompress '%s': not valid gzip data", what);
+            break;
+        }
+        pos += used;
+        out_len += got;
+    } while (pos < in_len);
+    libdeflate_free_decompressor(d);
+    if (r < 0) {
+        free(out);
+        return r;
+    }
+    out[out_len] = '\0';
+    *ret = out;
+    *ret_len = out_len;
+    return 0;
+}
+
+/* The contents of rf's blob, gzip- (libdeflate) or xz-compressed (libarchive). */
+static int decompress_blob(struct build_archive *a, const struct release_file *rf, size_t size_hint,
+                           char **ret, size_t *ret_len, struct rs_err *err)
+{
+    size_t n = strlen(rf->path);
+    char *in = NULL;
+    size_t in_len = 0;
+    bool mapped = false;
+    int r;
+
+    if (n < 3 || strcmp(rf->path + n - 3, ".gz") != 0) {
+        _cleanup_close_ int fd = -1;
+        r = cache_blob_open(a->c, rf->sha256, &fd, err);
+        return r < 0 ? r : xz_decompress_fd(fd, rf->path, ret, ret_len, err);
+    }
+    r = map_blob(a, rf->sha256, &in, &in_len, &mapped, err);
     if (r < 0)
         return r;
-    if (fstat(fd, &stbuf) < 0)
-        return rs_err_set(err, -errno, "cannot stat blob '%s'", hex);
-    if (stbuf.st_size == 0) {
-        *ret = xstrdup("");
-        *ret_len = 0;
-        *ret_mapped = false;
-        return 0;
-    }
-    void *p = mmap(NULL, (size_t)stbuf.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED)
-        return rs_err_set(err, -errno, "cannot map blob '%s'", hex);
-    (void)madvise(p, (size_t)stbuf.st_size, MADV_SEQUENTIAL | MADV_WILLNEED);
-    *ret = p;
-    *ret_len = (size_t)stbuf.st_size;
-    *ret_mapped = true;
-    return 0;
+    r = gunzip_buf(in, in_len, size_hint, rf->path, ret, ret_len, err);
+    if (mapped)
+        munmap(in, in_len);
+    else
+        free(in);
+    return r;
 }
 
 static int fetch_index_file(struct build_archive *a, const struct release_file *rf,
@@ -573,9 +657,10 @@ static int load_component(struct build_archive *a, const char *comp, struct rs_e
     bool mapped = false, keep = false;
     int r;
 
-    /* gzip before xz: inflating a 56 MB index takes ~0.4 s here, xz ~1.2 s, for ~40% more
-     * bytes on the wire (13.3 MB instead of 9.7 for trixie's main): a win on any link faster
-     * than ~5 MB/s. The decompressed index is checked against the same SHA256 either way. */
+    /* gzip before xz: inflating a 56 MB index takes ~0.17 s here (libdeflate), xz ~1.2 s, for
+     * ~40% more bytes on the wire (13.3 MB instead of 9.7 for trixie's main): a win on any link
+     * faster than ~3 MB/s. The decompressed index is checked against the same SHA256 either
+     * way. */
     if (!comp_rf)
         comp_rf = release_find(&a->ri, xz);
     if (!plain && !comp_rf)
@@ -585,16 +670,12 @@ static int load_component(struct build_archive *a, const char *comp, struct rs_e
     if (plain && cache_blob_has(a->c, plain->sha256)) {
         r = map_blob(a, plain->sha256, &buf, &len, &mapped, err);
     } else if (comp_rf) {
-        _cleanup_close_ int fd = -1;
         if (!cache_blob_has(a->c, comp_rf->sha256)) {
             r = fetch_index_file(a, comp_rf, comp_rf->path, err);
             if (r < 0)
                 return r;
         }
-        r = cache_blob_open(a->c, comp_rf->sha256, &fd, err);
-        if (r < 0)
-            return r;
-        r = xz_decompress_fd(fd, comp_rf->path, &buf, &len, err);
+        r = decompress_blob(a, comp_rf, plain ? (size_t)plain->size : 0, &buf, &len, err);
         if (r < 0)
             return r;
         if (plain) {

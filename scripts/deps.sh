@@ -6,7 +6,8 @@
 set -eu
 
 build_pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libarchive-dev libzstd-dev
- libssl-dev libjson-c-dev libseccomp-dev libcap-dev ca-certificates gpgv debian-archive-keyring"
+ libdeflate-dev libssl-dev libjson-c-dev libseccomp-dev libcap-dev ca-certificates gpgv
+ debian-archive-keyring"
 test_pkgs="libcmocka-dev clang-format git gpg dpkg-dev busybox-static python3 xz-utils zstd curl
  debootstrap mmdebstrap skopeo umoci iproute2 procps util-linux tmux libcap2-bin"
 bench_pkgs="bubblewrap crun hyperfine bc time"

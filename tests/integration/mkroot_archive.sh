@@ -32,7 +32,7 @@ store_clean() {
 }
 count() { curl -fsS "$M/__log" | grep -c -- "$1"; }
 
-plan 48
+plan 53
 
 # ---- resolving ----
 fresh resolve
@@ -109,9 +109,28 @@ expect_fail 1 "expired on .*\(Valid-Until\)" "Valid-Until in the past is an erro
 expect_fail 1 "missing signature" "an unsigned archive is an error" mk unsigned --print-packages
 check "Release + Release.gpg is the fallback" sh -c "mk() { mkroot --mirror '$M' --keyring '$K' --arch amd64 \"\$@\"; }; mk detached --print-packages -q | grep -q '^apt 3.0.3'"
 
+# ---- index formats: Packages.gz first (libdeflate), Packages.xz without it ----
+fresh fmt; ctl reset
+GZ_HEX=$(sha256sum "$T/repo/dists/fixture/main/binary-amd64/Packages.gz" | cut -d' ' -f1)
+mk fixture --print-packages >"$T/gz.out" 2>/dev/null
+check "the index comes as Packages.gz when the Release lists it" sh -c "curl -fsS '$M/__log' | grep -q 'GET 200 /dists/fixture/main/binary-amd64/by-hash/SHA256/$GZ_HEX'"
+check "... and both of its gzip members are read" \
+    diff <(printf '%s\n' "apt 3.0.3 amd64" "base-files 13.1 amd64" "gpgv-fix 2.4-1 amd64" "libc-fix 2.41-1 amd64" "libx 1.2-1 amd64") "$T/gz.out"
+mk xzonly --print-packages >"$T/xz.out" 2>/dev/null
+check "an archive with only Packages.xz resolves the same" diff "$T/gz.out" "$T/xz.out"
+fresh badgz
+expect_fail 1 "cannot decompress 'main/binary-amd64/Packages.gz': not valid gzip data" \
+    "a Packages.gz that is not gzip is a clear error" mk badgz --print-packages
+check "... and the store is clean" store_clean
+
 # ---- the resolution cache (archive/resolved) and gpgv verdicts (archive/verified) ----
 IDX=$T/repo/dists/fixture/main/binary-amd64
-drop_indexes() { rm -f "$ROOTSTOCK_ROOT/blobs/sha256/$(sha256sum "$IDX/Packages" | cut -d' ' -f1)" "$ROOTSTOCK_ROOT/blobs/sha256/$(sha256sum "$IDX/Packages.xz" | cut -d' ' -f1)"; }
+drop_indexes() {
+    local f
+    for f in Packages Packages.xz Packages.gz; do
+        rm -f "$ROOTSTOCK_ROOT/blobs/sha256/$(sha256sum "$IDX/$f" | cut -d' ' -f1)"
+    done
+}
 entry() { ls "$ROOTSTOCK_ROOT"/archive/resolved/*; }
 fresh rc; ctl reset
 mk fixture --print-packages >"$T/want" 2>/dev/null
