@@ -5,6 +5,10 @@
 #   warm  the .debs already cached (mkroot: a store with blobs but no layer; mmdebstrap: its
 #         apt archives synced in, --skip=download/empty)
 #   hot   the layer cached (mkroot only: the same build again)
+# Nothing is deleted before the last timed run: on an ext4 without a journal (this VM's), files
+# created within minutes of a large deletion in the same block groups are slow to allocate
+# (the kernel's recently_deleted()), which would charge one tool for another's cleanup. For the
+# same reason, leave ~5 minutes after deleting large trees before running this.
 # usage (root): bench/mkroot_build.sh [MKROOT] [SUITE]
 set -eu
 MK=${1:-mkroot}
@@ -20,18 +24,14 @@ mkdir -p "$W/s2" && cp -al "$W/s1/blobs" "$W/s1/archive" "$W/s2/"
 mk_warm=$(t "$MK" "$SUITE" minbase --root "$W/s2")
 mk_hot=$(t "$MK" "$SUITE" minbase --root "$W/s2")
 mk_hot_off=$(t "$MK" "$SUITE" minbase --root "$W/s2" --offline)
-rm -rf "$W/s1" "$W/s2"
 
 mkdir -p "$W/debs"
 mm_cold=$(t mmdebstrap --variant=minbase --skip=download/empty \
     --customize-hook='sync-out /var/cache/apt/archives '"$W/debs" "$SUITE" "$W/mm1" "$M")
-rm -rf "$W/mm1"
 mm_warm=$(t mmdebstrap --variant=minbase --skip=download/empty \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
     --setup-hook='sync-in '"$W/debs"' /var/cache/apt/archives/' "$SUITE" "$W/mm2" "$M")
-rm -rf "$W/mm2"
 db_cold=$(t debootstrap --variant=minbase "$SUITE" "$W/db" "$M")
-rm -rf "$W/db"
 
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 printf '%-28s %8s %10s\n' what seconds "x mmdebstrap"
