@@ -814,19 +814,51 @@ static bool filename_ok(const char *f)
     return f && *f && f[0] != '/' && !strstr(f, "..") && !strpbrk(f, " \t\r\n?#");
 }
 
-static int cmp_size_desc(const void *a, const void *b)
+/* The hooks' `first` packages first (a build unpacks them before anything else), then the
+ * largest: the long transfers start early and the tail is short. */
+static int cmp_download_order(const void *a, const void *b, void *data)
 {
     const struct http_req *x = *(struct http_req *const *)a, *y = *(struct http_req *const *)b;
+    char *const *first = data;
+    bool fx = strv_contains(first, x->label), fy = strv_contains(first, y->label);
+
+    if (fx != fy)
+        return fx ? -1 : 1;
     return (x->expected_size < y->expected_size) - (x->expected_size > y->expected_size);
 }
 
+/* What http_run() tells download_debs() about each request: request k is package pkg_of[k]. */
+struct download_feed {
+    const struct build_download_hooks *h;
+    const struct http_req *reqs;
+    const size_t *pkg_of;
+};
+
+static void download_done(struct http_req *r, void *data)
+{
+    const struct download_feed *f = data;
+
+    if (r->result >= 0 && f->h->ready)
+        f->h->ready(f->h->data, f->pkg_of[r - f->reqs]);
+}
+
+static bool download_cancelled(void *data)
+{
+    const struct download_feed *f = data;
+    return f->h->cancelled(f->h->data);
+}
+
 static int download_debs(struct build_archive *a, const struct build_pkg_list *l, unsigned flags,
-                         size_t *ret_n_fetched, struct rs_err *err)
+                         const struct build_download_hooks *h, size_t *ret_n_fetched,
+                         struct rs_err *err)
 {
     _cleanup_free_ struct http_req *reqs = xcalloc(l->n_pkgs + 1, sizeof(*reqs));
     _cleanup_free_ struct http_req **ptrs = xcalloc(l->n_pkgs + 1, sizeof(*ptrs));
+    _cleanup_free_ size_t *pkg_of = xcalloc(l->n_pkgs + 1, sizeof(*pkg_of));
     _cleanup_strv_free_ char **urls = NULL;
     _cleanup_strbuf_ struct strbuf missing = STRBUF_INIT(1 << 20);
+    struct download_feed feed = { .h = h, .reqs = reqs, .pkg_of = pkg_of };
+    struct http_opts o = { 0 };
     size_t n = 0, n_missing = 0;
     uint64_t total = 0;
     int r;
@@ -851,6 +883,7 @@ static int download_debs(struct build_archive *a, const struct build_pkg_list *l
                                      .expected_sha256 = p->sha256,
                                      .expected_size = p->size };
         ptrs[n] = &reqs[n];
+        pkg_of[n] = i;
         total += p->size;
         n++;
     }
@@ -861,11 +894,19 @@ static int download_debs(struct build_archive *a, const struct build_pkg_list *l
         rs_err_hint(err, "run once without --offline");
         return r;
     }
+    /* Validated first, so that a bad index fails before anything is reported ready. */
+    for (size_t i = 0; h && h->ready && i < l->n_pkgs; i++)
+        if (cache_blob_has(a->c, l->pkgs[i].sha256))
+            h->ready(h->data, i);
+    if (h) {
+        o.done = download_done;
+        o.cancelled = h->cancelled ? download_cancelled : NULL;
+        o.data = &feed;
+    }
     if (n > 0) {
-        /* Largest first: the long transfers start early and the tail is short. */
-        qsort(ptrs, n, sizeof(*ptrs), cmp_size_desc);
+        qsort_r(ptrs, n, sizeof(*ptrs), cmp_download_order, h ? (void *)h->first : NULL);
         struct rs_progress *prog = rs_progress_new("downloading", n, total);
-        r = http_run(a->c, ptrs, n, NULL, prog, err);
+        r = http_run(a->c, ptrs, n, &o, prog, err);
         if (r < 0)
             rs_progress_free(prog);
         else
@@ -883,7 +924,14 @@ static int download_debs(struct build_archive *a, const struct build_pkg_list *l
 int build_download(struct build_archive *a, const struct build_pkg_list *l, unsigned flags,
                    size_t *ret_n_fetched, struct rs_err *err)
 {
-    int r = download_debs(a, l, flags, ret_n_fetched, err);
+    return build_download_hooked(a, l, flags, NULL, ret_n_fetched, err);
+}
+
+int build_download_hooked(struct build_archive *a, const struct build_pkg_list *l, unsigned flags,
+                          const struct build_download_hooks *h, size_t *ret_n_fetched,
+                          struct rs_err *err)
+{
+    int r = download_debs(a, l, flags, h, ret_n_fetched, err);
 
     /* What comes next (the build) forks: no thread of ours is left running by then. */
     keep_index_wait(a);

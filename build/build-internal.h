@@ -250,6 +250,23 @@ int verify_cache_get(struct cache *c, const char *key, char **ret_fpr);
 /* Remember that gpgv accepted key's blob, signed by fpr. */
 int verify_cache_put(struct cache *c, const char *key, const char *fpr, struct rs_err *err);
 
+/* ---- downloading while unpacking (archive.c) ---- */
+
+/* How build_download_hooked() reports to a build that unpacks the .debs as they come. */
+struct build_download_hooks {
+    char *const *first; /* NULL-terminated, may be NULL: fetched before the others */
+    /* l->pkgs[i] is a verified blob in the store: called (on the calling thread) for each
+     * package already there, then for each download as it is committed. */
+    void (*ready)(void *data, size_t i);
+    /* May be NULL. Asked at least every 100 ms: true cancels what is left (-ECANCELED). */
+    bool (*cancelled)(void *data);
+    void *data;
+};
+/* build_download() with hooks (h may be NULL: then it is build_download()). */
+int build_download_hooked(struct build_archive *a, const struct build_pkg_list *l, unsigned flags,
+                          const struct build_download_hooks *h, size_t *ret_n_fetched,
+                          struct rs_err *err);
+
 /* ---- HTTP (http.c) ---- */
 
 struct cache;
@@ -284,6 +301,14 @@ struct http_opts {
     unsigned retry_delay_ms; /* first backoff, doubled each time; default 250 */
     unsigned stall_seconds;  /* abort a transfer that moves no byte for this long; default 30 */
     bool accept_404;         /* a 404 is a result (status 404), not an error */
+    /* May be NULL. Called on http_run()'s thread once a request has its final result: for a
+     * to_store request with result 0 the blob is verified and committed. Keep it short: the
+     * transfers wait meanwhile. */
+    void (*done)(struct http_req *r, void *data);
+    /* May be NULL. Asked between transfer events (at least every 100 ms): true cancels every
+     * request not yet done (-ECANCELED, "cancelled"), partial bodies discarded. */
+    bool (*cancelled)(void *data);
+    void *data; /* for done and cancelled */
 };
 /* Run all requests to completion in parallel. Each request has its own result; the return
  * value is 0 if all succeeded, else the first failure (err copied from it). */

@@ -149,7 +149,8 @@ struct build_image_opts {
 /* Build (or find in the store) the image for o and record it under its name: resolve the
  * variant, compute the build key over everything that determines the result; when a recipe
  * maps it to a layer, that is the answer. Otherwise, under the key's lock: download, unpack
- * every package in parallel into a stage, write debootstrap's own files, configure with dpkg
+ * every package in parallel into a stage (a base layer unpacks each .deb once it is verified
+ * in the store, while the others download), write debootstrap's own files, configure with dpkg
  * inside it through run/ (no network), clean up, clamp mtimes, publish the layer and its
  * recipe. With include, the variant's layer is built or found first, and the extra packages
  * go into a layer on top of it (an overlay upper, whiteouts as char 0/0). A SIGINT or SIGTERM

@@ -269,6 +269,31 @@ static void finish(struct engine *e, struct http_xfer *x, int result)
     e->items_done++;
     if (e->progress)
         rs_progress_update(e->progress, e->items_done, e->bytes_done);
+    if (e->o->done)
+        e->o->done(x->r, e->o->data);
+}
+
+/* Give every request not yet done the result -ECANCELED. */
+static size_t cancel_all(struct engine *e, CURLM *multi, struct http_xfer *xs, size_t n)
+{
+    size_t n_cancelled = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct http_xfer *x = &xs[i];
+        if (x->done)
+            continue;
+        if (x->easy) {
+            curl_multi_remove_handle(multi, x->easy);
+            curl_easy_cleanup(x->easy);
+            x->easy = NULL;
+            x->active = false;
+        }
+        rs_err_release(&x->r->err);
+        rs_err_msg(&x->r->err, -ECANCELED, "cannot download '%s': cancelled", x->r->label);
+        finish(e, x, -ECANCELED);
+        n_cancelled++;
+    }
+    return n_cancelled;
 }
 
 /* Schedule another attempt, or fail with the message already in r->err. */
@@ -451,6 +476,11 @@ int http_run(struct cache *c, struct http_req **reqs, size_t n, const struct htt
         int running, msgs;
         CURLMsg *m;
 
+        if (o.cancelled && o.cancelled(o.data)) {
+            n_done += cancel_all(&e, multi, xs, n);
+            break;
+        }
+
         for (size_t i = 0; i < n && n_active < o.max_parallel; i++) {
             struct http_xfer *x = &xs[i];
             if (x->active || x->done)
@@ -482,7 +512,8 @@ int http_run(struct cache *c, struct http_req **reqs, size_t n, const struct htt
         }
         if (n_done >= n)
             break;
-        int timeout = 1000;
+        /* A signal meant for o.cancelled may land on another thread and leave the poll be. */
+        int timeout = o.cancelled ? 100 : 1000;
         if (next_retry != UINT64_MAX) {
             uint64_t wait = next_retry > now_ms() ? next_retry - now_ms() : 0;
             if (wait < (uint64_t)timeout)

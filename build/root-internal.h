@@ -66,6 +66,25 @@ int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *cons
                      int root_fd, unsigned n_threads, struct build_deb_meta *metas, int stage_fd,
                      struct rs_err *err);
 
+/* build_unpack_all() while the packages are still arriving (mkroot downloads and unpacks at
+ * once). build_unpacker_new() starts the workers (SIGINT and SIGTERM blocked in them, so that
+ * they reach the calling thread); they extract, in build_unpack_all()'s order, each package
+ * once build_unpacker_ready() said it is a verified blob in the store, and wait otherwise
+ * (the `first` ones wait for each other too). Any thread may call build_unpacker_ready();
+ * build_unpacker_failed() is true once a worker failed or saw build_interrupted, so that the
+ * feeder can stop. build_unpacker_finish() says that nothing more will come: with fed_ok,
+ * every package of l is in the store now; without, the workers stop after the package in
+ * hand and the result is -ECANCELED unless a worker failed first. It joins every worker,
+ * frees u, and returns 0 or the first error (-EINTR when interrupted). The progress is shown
+ * from build_unpacker_finish() on. */
+struct build_unpacker;
+int build_unpacker_new(struct cache *c, const struct build_pkg_list *l, char *const *first,
+                       int root_fd, unsigned n_threads, struct build_deb_meta *metas, int stage_fd,
+                       struct build_unpacker **ret, struct rs_err *err);
+void build_unpacker_ready(struct build_unpacker *u, size_t i);
+bool build_unpacker_failed(struct build_unpacker *u);
+int build_unpacker_finish(struct build_unpacker *u, bool fed_ok, struct rs_err *err);
+
 /* ---- dpkgdb.c ---- */
 
 /* Stage, for the configure script, what `dpkg --unpack` would record for every package of l

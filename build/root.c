@@ -3,8 +3,8 @@
  *   key      SHA-256 of a canonical text (format, codename, arch, variant, options, every
  *            resolved name/version/sha256, SOURCE_DATE_EPOCH): a recipe in the store maps it
  *            to a layer, so asking again is a lookup
- *   assemble a stage under tmp/: every data.tar in parallel, merged-/usr, debootstrap's own
- *            files (fstab, hostname, resolv.conf, dpkg's admin dir)
+ *   assemble a stage under tmp/: every data.tar in parallel (as the .debs download), merged-/usr,
+ *            debootstrap's own files (fstab, hostname, resolv.conf, dpkg's admin dir)
  *   configure dpkg inside the stage through run/ (private network), debootstrap's order
  *   publish  remove what differs between runs, clamp mtimes, syncfs, rename into layers/
  *
@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build/build-internal.h"
 #include "cache/cache.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -505,8 +506,59 @@ static int finish_tree(struct ctx *x, int root_fd, const char *lower, struct rs_
     return 0;
 }
 
+static void feed_ready(void *data, size_t i)
+{
+    build_unpacker_ready(data, i);
+}
+
+static bool feed_cancelled(void *data)
+{
+    return build_interrupted || build_unpacker_failed(data);
+}
+
+/* A cold build: each .deb is unpacked as soon as its download is verified and in the store,
+ * while the others still download (first ones first, and alone). A failed download is
+ * reported as build_download() reports it; a failed unpack or a signal cancels the
+ * downloads left. Every thread (workers, the index's) is joined on return. */
+static int download_and_unpack(struct ctx *x, const struct build_pkg_list *l, char *const *first,
+                               int root_fd, struct build_deb_meta *metas, int pkgs_fd,
+                               struct rs_err *err)
+{
+    struct build_unpacker *u = NULL;
+    struct rs_err derr = RS_ERR_INIT;
+    size_t n_fetched = 0;
+    double t0 = now_ms();
+    int r, rd;
+
+    r = build_unpacker_new(x->c, l, first, root_fd, 0, metas, pkgs_fd, &u, err);
+    if (r < 0)
+        return r;
+    struct build_download_hooks h = {
+        .first = first,
+        .ready = feed_ready,
+        .cancelled = feed_cancelled,
+        .data = u,
+    };
+    rd = build_download_hooked(x->a, l, 0, &h, &n_fetched, &derr);
+    if (rd >= 0)
+        log_info("%zu packages in the store, %zu downloaded in %.1f s", l->n_pkgs, n_fetched,
+                 (now_ms() - t0) / 1e3);
+    r = build_unpacker_finish(u, rd >= 0, err);
+    if (rd < 0 && (r >= 0 || r == -ECANCELED)) {
+        /* The unpack stopped for the download: its error is the one to tell. */
+        if (r < 0)
+            rs_err_release(err);
+        rs_err_move(err, &derr);
+        r = rd;
+    }
+    rs_err_release(&derr);
+    return r;
+}
+
+/* The base layer. With fetch, some .debs are not in the store yet: they are downloaded
+ * while the others unpack. */
 static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const char *key,
-                            char ret_id[RS_SHA256_HEX_LEN + 1], struct rs_err *err)
+                            bool fetch, char ret_id[RS_SHA256_HEX_LEN + 1], struct rs_err *err)
 {
     struct cache_layer_stage *s = NULL;
     char *first[] = { (char *)"base-files", NULL };
@@ -526,7 +578,10 @@ static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const
         r = work_fd < 0 ? rs_err_set(err, work_fd, "cannot create '/%s'", WORK_DIR)
                         : (pkgs_fd = build_dpkg_stage_dir(work_fd, err));
     }
-    if (r >= 0)
+    if (r >= 0 && fetch)
+        r = download_and_unpack(x, l, first, root_fd, x->o->no_configure ? NULL : metas, pkgs_fd,
+                                err);
+    else if (r >= 0)
         r = build_unpack_all(x->c, l, first, root_fd, 0, x->o->no_configure ? NULL : metas, pkgs_fd,
                              err);
     if (r >= 0)
@@ -622,6 +677,17 @@ out:
     return r;
 }
 
+/* Is some package of l not in the store (or not valid: the download says why)? */
+static bool missing_debs(struct cache *c, const struct build_pkg_list *l)
+{
+    for (size_t i = 0; i < l->n_pkgs; i++) {
+        const char *h = l->pkgs[i].sha256;
+        if (!h || !rs_sha256_hex_valid(h) || !cache_blob_has(c, h))
+            return true;
+    }
+    return false;
+}
+
 /* The layer for key: from its recipe, or built under the key's lock (a second builder of the
  * same key waits, then finds the recipe). */
 static int ensure_layer(struct ctx *x, const struct build_pkg_list *l, const char *key,
@@ -631,16 +697,24 @@ static int ensure_layer(struct ctx *x, const struct build_pkg_list *l, const cha
     _cleanup_close_ int lock_fd = -1;
     size_t n_fetched = 0;
     double t0;
+    bool fetch;
     int r;
 
     if (cache_recipe_get(x->c, key, ret_id) == 0)
         return 0;
-    t0 = now_ms();
-    r = build_download(x->a, l, x->o->offline ? BUILD_DOWNLOAD_OFFLINE : 0, &n_fetched, err);
-    if (r < 0)
-        return r;
-    log_info("%zu packages in the store, %zu downloaded in %.1f s", l->n_pkgs, n_fetched,
-             (now_ms() - t0) / 1e3);
+    /* A base layer whose .debs are not all in the store downloads them into its stage while
+     * it unpacks; that needs the key's lock first, so a second builder of the key waits
+     * without downloading anything, then finds the recipe. A layer on top is installed by
+     * dpkg inside the new root, which needs every .deb at once. */
+    fetch = !parent && !x->o->offline && missing_debs(x->c, l);
+    if (!fetch) {
+        t0 = now_ms();
+        r = build_download(x->a, l, x->o->offline ? BUILD_DOWNLOAD_OFFLINE : 0, &n_fetched, err);
+        if (r < 0)
+            return r;
+        log_info("%zu packages in the store, %zu downloaded in %.1f s", l->n_pkgs, n_fetched,
+                 (now_ms() - t0) / 1e3);
+    }
     lock_fd = cache_lock_key(x->c, key, err);
     if (lock_fd < 0)
         return lock_fd;
@@ -648,7 +722,7 @@ static int ensure_layer(struct ctx *x, const struct build_pkg_list *l, const cha
         return 0;
     building = 1;
     r = parent ? build_top_layer(x, l, key, parent, ret_id, err)
-               : build_base_layer(x, l, key, ret_id, err);
+               : build_base_layer(x, l, key, fetch, ret_id, err);
     building = 0;
     if (r < 0)
         return r;

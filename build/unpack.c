@@ -404,68 +404,123 @@ int build_deb_extract_data(int deb_fd, int root_fd, const char *name,
     return 0;
 }
 
-struct unpack_job {
+/* The workers share the order of the packages (first ones, then largest .deb first), which of
+ * them are in the store yet (ready) and which a worker has taken; a worker takes the first
+ * ready one not taken, or waits for one. */
+struct build_unpacker {
     struct cache *c;
     const struct build_pkg_list *l;
-    const size_t *order; /* indexes into l, in the order to take them */
-    size_t n_order;
+    size_t *order; /* owned: indexes into l, in the order to take them */
+    size_t n_order, n_first;
     int root_fd;
     int stage_fd;                 /* -1, or where each package's dpkg records go */
     struct build_deb_meta *metas; /* NULL, or one per package of l */
-    atomic_size_t next;
-    atomic_size_t done;
-    atomic_int failed;
-    pthread_mutex_t lock; /* guards err and progress */
+    pthread_t *threads;           /* owned */
+    unsigned n_threads;
+    pthread_mutex_t lock; /* guards all below */
+    pthread_cond_t cond;  /* a package became ready, a first one was done, or the feed ended */
+    bool *ready;          /* owned, per package of l */
+    bool *taken;          /* owned, per position in order */
+    size_t n_taken, n_first_done, done;
+    bool first_busy, fed, fed_ok, failed;
     struct rs_err err;
     struct rs_progress *progress;
+    bool show_progress; /* not while the download draws its own */
     uint64_t bytes_done;
 };
 
-static int unpack_one(struct unpack_job *j, size_t i, struct rs_err *err)
+static int unpack_one(struct build_unpacker *u, size_t i, struct rs_err *err)
 {
-    const struct build_pkg *p = &j->l->pkgs[i];
+    const struct build_pkg *p = &u->l->pkgs[i];
     _cleanup_close_ int fd = -1;
     int r;
 
-    r = cache_blob_open(j->c, p->sha256, &fd, err);
+    r = cache_blob_open(u->c, p->sha256, &fd, err);
     if (r < 0)
         return rs_err_wrap(err, "package '%s'", p->name);
-    r = build_deb_extract_data(fd, j->root_fd, p->name, j->metas ? &j->metas[i] : NULL, err);
-    if (r < 0 || j->stage_fd < 0)
+    r = build_deb_extract_data(fd, u->root_fd, p->name, u->metas ? &u->metas[i] : NULL, err);
+    if (r < 0 || u->stage_fd < 0)
         return r;
-    return build_dpkg_stage_records(j->stage_fd, p, &j->metas[i], err);
+    return build_dpkg_stage_records(u->stage_fd, p, &u->metas[i], err);
+}
+
+static void fail_locked(struct build_unpacker *u, int code, const char *msg)
+{
+    if (!u->failed && !u->err.msg)
+        (void)rs_err_msg(&u->err, code, "%s", msg);
+    u->failed = true;
+    pthread_cond_broadcast(&u->cond);
+}
+
+/* Under u->lock: the position in order of the next package to extract, or -1 when there is
+ * nothing more to do. Waits while the next package is not in the store yet. */
+static ssize_t take_next_locked(struct build_unpacker *u)
+{
+    for (;;) {
+        if (build_interrupted)
+            fail_locked(u, -EINTR, "interrupted");
+        if (u->failed || u->n_taken == u->n_order)
+            return -1;
+        if (u->n_first_done < u->n_first) {
+            /* The first ones go alone, one after the other. */
+            size_t k = u->n_first_done;
+            if (!u->first_busy && u->ready[u->order[k]]) {
+                u->first_busy = true;
+                u->taken[k] = true;
+                u->n_taken++;
+                return (ssize_t)k;
+            }
+        } else {
+            for (size_t k = u->n_first; k < u->n_order; k++)
+                if (!u->taken[k] && u->ready[u->order[k]]) {
+                    u->taken[k] = true;
+                    u->n_taken++;
+                    return (ssize_t)k;
+                }
+        }
+        if (u->fed && !u->fed_ok) {
+            fail_locked(u, -ECANCELED, "unpacking cancelled");
+            return -1;
+        }
+        pthread_cond_wait(&u->cond, &u->lock);
+    }
 }
 
 static void *unpack_worker(void *data)
 {
-    struct unpack_job *j = data;
+    struct build_unpacker *u = data;
 
+    pthread_mutex_lock(&u->lock);
     for (;;) {
         struct rs_err err = RS_ERR_INIT;
-        size_t k = atomic_fetch_add(&j->next, 1);
-        if (k >= j->n_order || atomic_load(&j->failed))
+        ssize_t k = take_next_locked(u);
+        if (k < 0)
             break;
-        if (build_interrupted) {
-            atomic_store(&j->failed, 1);
-            pthread_mutex_lock(&j->lock);
-            if (!j->err.msg)
-                (void)rs_err_msg(&j->err, -EINTR, "interrupted");
-            pthread_mutex_unlock(&j->lock);
-            break;
+        size_t i = u->order[k];
+        pthread_mutex_unlock(&u->lock);
+        int r = unpack_one(u, i, &err);
+        pthread_mutex_lock(&u->lock);
+        if ((size_t)k < u->n_first) {
+            u->first_busy = false;
+            u->n_first_done++;
+            pthread_cond_broadcast(&u->cond);
         }
-        const struct build_pkg *p = &j->l->pkgs[j->order[k]];
-        int r = unpack_one(j, j->order[k], &err);
-        pthread_mutex_lock(&j->lock);
         if (r < 0) {
-            if (!atomic_exchange(&j->failed, 1))
-                rs_err_move(&j->err, &err);
+            if (!u->failed) {
+                rs_err_release(&u->err);
+                rs_err_move(&u->err, &err);
+            }
+            u->failed = true;
+            pthread_cond_broadcast(&u->cond);
             rs_err_release(&err);
-        } else {
-            j->bytes_done += p->size;
-            rs_progress_update(j->progress, atomic_fetch_add(&j->done, 1) + 1, j->bytes_done);
+            continue;
         }
-        pthread_mutex_unlock(&j->lock);
+        u->bytes_done += u->l->pkgs[i].size;
+        u->done++;
+        if (u->show_progress)
+            rs_progress_update(u->progress, u->done, u->bytes_done);
     }
+    pthread_mutex_unlock(&u->lock);
     return NULL;
 }
 
@@ -482,67 +537,128 @@ static int cmp_size_desc(const void *a, const void *b, void *data)
     return i < k ? -1 : i > k;
 }
 
-int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *const *first,
-                     int root_fd, unsigned n_threads, struct build_deb_meta *metas, int stage_fd,
-                     struct rs_err *err)
+int build_unpacker_new(struct cache *c, const struct build_pkg_list *l, char *const *first,
+                       int root_fd, unsigned n_threads, struct build_deb_meta *metas, int stage_fd,
+                       struct build_unpacker **ret, struct rs_err *err)
 {
-    _cleanup_free_ size_t *order = xcalloc(l->n_pkgs ? l->n_pkgs : 1, sizeof(size_t));
-    _cleanup_free_ pthread_t *threads = NULL;
-    size_t n_first = 0, n = 0;
+    struct build_unpacker *u = xcalloc(1, sizeof(*u));
+    sigset_t block, old;
     uint64_t total = 0;
-    int r = 0;
+    size_t n = 0;
 
+    (void)err;
+    u->c = c;
+    u->l = l;
+    u->root_fd = root_fd;
+    u->stage_fd = metas ? stage_fd : -1;
+    u->metas = metas;
+    u->err = (struct rs_err)RS_ERR_INIT;
+    u->order = xcalloc(l->n_pkgs + 1, sizeof(size_t));
+    u->ready = xcalloc(l->n_pkgs + 1, sizeof(bool));
+    u->taken = xcalloc(l->n_pkgs + 1, sizeof(bool));
     /* `first` go one by one, before anything else runs. */
     for (size_t f = 0; first && first[f]; f++)
         for (size_t i = 0; i < l->n_pkgs; i++)
             if (strcmp(l->pkgs[i].name, first[f]) == 0)
-                order[n++] = i;
-    n_first = n;
+                u->order[n++] = i;
+    u->n_first = n;
     for (size_t i = 0; i < l->n_pkgs; i++) {
         total += l->pkgs[i].size;
         if (!strv_contains(first, l->pkgs[i].name))
-            order[n++] = i;
+            u->order[n++] = i;
     }
-    qsort_r(order + n_first, n - n_first, sizeof(*order), cmp_size_desc, (void *)l);
+    u->n_order = n;
+    qsort_r(u->order + u->n_first, n - u->n_first, sizeof(*u->order), cmp_size_desc, (void *)l);
     if (n_threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = cpus > 0 ? (unsigned)cpus : 1;
     }
     if (n_threads > 16)
         n_threads = 16;
-
-    struct unpack_job j = {
-        .c = c,
-        .l = l,
-        .order = order,
-        .n_order = n_first,
-        .root_fd = root_fd,
-        .stage_fd = metas ? stage_fd : -1,
-        .metas = metas,
-        .err = RS_ERR_INIT,
-        .progress = rs_progress_new("unpacking", l->n_pkgs, total),
-    };
-    pthread_mutex_init(&j.lock, NULL);
-    unpack_worker(&j);
-    if (!atomic_load(&j.failed)) {
-        j.n_order = n;
-        atomic_store(&j.next, n_first);
-        threads = xcalloc(n_threads, sizeof(pthread_t));
-        unsigned started = 0;
-        for (; started + 1 < n_threads; started++)
-            if (pthread_create(&threads[started], NULL, unpack_worker, &j) != 0)
-                break;
-        unpack_worker(&j);
-        for (unsigned t = 0; t < started; t++)
-            pthread_join(threads[t], NULL);
-    }
-    pthread_mutex_destroy(&j.lock);
-    if (atomic_load(&j.failed)) {
-        rs_progress_free(j.progress);
-        r = rs_err_ret(&j.err);
-        rs_err_move(err, &j.err);
-        return r;
-    }
-    rs_progress_done(j.progress);
+    u->progress = rs_progress_new("unpacking", l->n_pkgs, total);
+    pthread_mutex_init(&u->lock, NULL);
+    pthread_cond_init(&u->cond, NULL);
+    /* SIGINT and SIGTERM go to the calling thread: a download waiting in poll() wakes up. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    u->threads = xcalloc(n_threads, sizeof(pthread_t));
+    for (; u->n_threads < n_threads; u->n_threads++)
+        if (pthread_create(&u->threads[u->n_threads], NULL, unpack_worker, u) != 0)
+            break;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    *ret = u;
     return 0;
+}
+
+void build_unpacker_ready(struct build_unpacker *u, size_t i)
+{
+    pthread_mutex_lock(&u->lock);
+    if (i < u->l->n_pkgs && !u->ready[i]) {
+        u->ready[i] = true;
+        pthread_cond_broadcast(&u->cond);
+    }
+    pthread_mutex_unlock(&u->lock);
+}
+
+bool build_unpacker_failed(struct build_unpacker *u)
+{
+    pthread_mutex_lock(&u->lock);
+    bool failed = u->failed;
+    pthread_mutex_unlock(&u->lock);
+    return failed;
+}
+
+int build_unpacker_finish(struct build_unpacker *u, bool fed_ok, struct rs_err *err)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&u->lock);
+    u->fed = true;
+    u->fed_ok = fed_ok;
+    if (fed_ok)
+        for (size_t i = 0; i < u->l->n_pkgs; i++)
+            u->ready[i] = true;
+    u->show_progress = true;
+    if (u->done > 0)
+        rs_progress_update(u->progress, u->done, u->bytes_done);
+    pthread_cond_broadcast(&u->cond);
+    pthread_mutex_unlock(&u->lock);
+    /* No worker could be started: this thread does the work. */
+    if (u->n_threads == 0)
+        (void)unpack_worker(u);
+    for (unsigned t = 0; t < u->n_threads; t++)
+        pthread_join(u->threads[t], NULL);
+    if (build_interrupted && !u->failed)
+        fail_locked(u, -EINTR, "interrupted");
+    if (u->failed) {
+        rs_progress_free(u->progress);
+        r = rs_err_ret(&u->err);
+        rs_err_move(err, &u->err);
+    } else {
+        rs_progress_done(u->progress);
+    }
+    rs_err_release(&u->err);
+    pthread_cond_destroy(&u->cond);
+    pthread_mutex_destroy(&u->lock);
+    free(u->threads);
+    free(u->order);
+    free(u->ready);
+    free(u->taken);
+    free(u);
+    return r;
+}
+
+int build_unpack_all(struct cache *c, const struct build_pkg_list *l, char *const *first,
+                     int root_fd, unsigned n_threads, struct build_deb_meta *metas, int stage_fd,
+                     struct rs_err *err)
+{
+    struct build_unpacker *u = NULL;
+    int r;
+
+    r = build_unpacker_new(c, l, first, root_fd, n_threads, metas, stage_fd, &u, err);
+    if (r < 0)
+        return r;
+    return build_unpacker_finish(u, true, err);
 }

@@ -3,8 +3,9 @@
 # moment leaves no half layer visible and no mount behind, and the next run reuses every .deb
 # already fetched (issue 6). Rounds of SIGINT and SIGKILL at random moments of cold builds
 # (resolve, download, unpack of the base layer and of the --include layer, publish), each
-# followed by checks of the store and a full run; then two aimed ones: Ctrl-C during a stalled
-# download and during the unpack of a layer. Under a minute.
+# followed by checks of the store and a full run; then three aimed ones: Ctrl-C during a stalled
+# download, during a stalled download while the base layer unpacks the others, and during the
+# unpack of a layer. Under a minute.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd dpkg-deb
@@ -46,7 +47,7 @@ store_problems() {
     grep -F " $s " /proc/self/mountinfo | awk '{ print "mounted: " $5 }'
 }
 
-plan 10
+plan 13
 
 # A cold build, timed, to spread the signals over its whole length.
 start=$(date +%s%N)
@@ -120,6 +121,43 @@ rc=$?
 check "... the next run succeeds and fetches only what was missing" eval '[ "$rc" -eq 0 ] &&
     [ -z "$(comm -12 <(echo "$have") <(fetched_debs))" ] && fetched_debs | grep -qx "$big"'
 [ "$rc" -eq 0 ] || diag "$(tail -3 "$T/s2.err")"
+
+# Aimed: Ctrl-C in the overlapped phase of a cold base layer: gpgv-fix's download hangs
+# halfway while the .debs already verified are unpacked into the stage. The stage must be
+# there with their files before the signal (else nothing overlaps); the signal cancels the
+# hung transfer at once (not after the stall timeout), discards the stage, keeps the partial
+# body out of the store, and the next run fetches only gpgv-fix.
+s=$T/overlap
+reset_log
+gpgv=$(basename "$T"/repo/pool/main/gpgv-fix_*.deb)
+curl -fsS "$M/__fault/stall/pool/main/$gpgv" >/dev/null
+mk_bg --root "$s" fixture minbase >"$T/o.out" 2>"$T/o.err" &
+pid=$!
+staged=0
+for _ in $(seq 200); do
+    compgen -G "$s/tmp/*/root/usr/share/libc-fix/data" >/dev/null && { staged=1; break; }
+    sleep 0.05
+done
+fetched_debs | grep -qx "$gpgv" && [ ! -f "$s/blobs/sha256/${sha_of[$gpgv]}" ] || staged=0
+start=$(date +%s%N)
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+took_ms=$((($(date +%s%N) - start) / 1000000))
+check "the base layer unpacks while a download hangs, and Ctrl-C then exits 130 at once" \
+    eval '[ "$staged" -eq 1 ] && [ "$rc" -eq 130 ] && [ "$took_ms" -lt 5000 ] && grep -q "interrupted" "$T/o.err"'
+[ "$staged" -eq 1 ] || diag "no stage with libc-fix's files while gpgv-fix's download hung"
+[ "$rc" -eq 130 ] && [ "$took_ms" -lt 5000 ] || diag "exit $rc after $took_ms ms: $(tail -2 "$T/o.err")"
+have=$(debs_in_store "$s")
+check "... no layer, no stage, no partial .deb, and the store is clean" \
+    eval '[ -z "$(ls -A "$s/layers" 2>/dev/null)" ] && [ -z "$(ls -A "$s/tmp")" ] &&
+    ! echo "$have" | grep -qx "$gpgv" && [ -z "$(store_problems "$s")" ]'
+reset_log
+mk --root "$s" fixture minbase >/dev/null 2>"$T/o2.err"
+rc=$?
+check "... the next run succeeds and fetches only gpgv-fix" \
+    eval '[ "$rc" -eq 0 ] && [ "$(fetched_debs)" = "$gpgv" ]'
+[ "$rc" -eq 0 ] || diag "$(tail -3 "$T/o2.err")"
 
 # Aimed: Ctrl-C while the --include layer is being unpacked (its files appearing in the
 # container's upper dir): the stage is discarded, the message says so, exit 130.
