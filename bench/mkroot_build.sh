@@ -21,7 +21,11 @@ t() { local s e; s=$(now); "$@" >"$W/log" 2>&1 || { tail -5 "$W/log"; exit 1; };
 
 mk_cold=$(t "$MK" "$SUITE" minbase --root "$W/s1")
 mkdir -p "$W/s2" && cp -al "$W/s1/blobs" "$W/s1/archive" "$W/s2/"
-mk_warm=$(t "$MK" "$SUITE" minbase --root "$W/s2")
+mk_warm=$(t "$MK" "$SUITE" minbase --root "$W/s2" -v)
+# The warm run's phases: configure runs the packages' maintainer scripts one at a time (dpkg),
+# the part no parallelism reaches.
+phase() { grep -E "^mkroot: $1" "$W/log" | grep -oE '[0-9.]+ s$' | tail -1 | cut -d' ' -f1; }
+mk_unpack=$(phase unpacked) mk_configure=$(phase configured) mk_publish=$(phase published)
 mk_hot=$(t "$MK" "$SUITE" minbase --root "$W/s2")
 mk_hot_off=$(t "$MK" "$SUITE" minbase --root "$W/s2" --offline)
 
@@ -37,6 +41,9 @@ r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 printf '%-28s %8s %10s\n' what seconds "x mmdebstrap"
 printf '%-28s %8s %10s\n' "mkroot cold" "$mk_cold" "$(r "$mk_cold" "$mm_cold")"
 printf '%-28s %8s %10s\n' "mkroot warm (.debs cached)" "$mk_warm" "$(r "$mk_warm" "$mm_warm")"
+printf '%-28s %8s %10s\n' "  of which unpack" "$mk_unpack" "$(r "$mk_unpack" "$mm_warm")"
+printf '%-28s %8s %10s\n' "  of which configure" "$mk_configure" "$(r "$mk_configure" "$mm_warm")"
+printf '%-28s %8s %10s\n' "  of which publish (sync)" "$mk_publish" "$(r "$mk_publish" "$mm_warm")"
 printf '%-28s %8s %10s\n' "mkroot hot (layer cached)" "$mk_hot" "-"
 printf '%-28s %8s %10s\n' "mkroot hot --offline" "$mk_hot_off" "-"
 printf '%-28s %8s %10s\n' "mmdebstrap cold" "$mm_cold" "1.00"
