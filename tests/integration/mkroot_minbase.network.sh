@@ -45,14 +45,18 @@ check "dpkg -l shows all $n packages installed" \
     [ "$n" -gt 50 ] && [ "$(grep -c '^ii ' "$T/dpkgl")" -eq "$n" ] &&
     [ "$(tail -n +6 "$T/dpkgl" | grep -vc '^ii ')" -eq 0 ]
 
-# 5-6: cache hits.
+# 5-6: cache hits. How fast one is, is bench/mkroot_build.sh's to say ("hot"); here, what it
+# does: the same image, and nothing built.
+layers_before=$(ls "$ROOTSTOCK_ROOT/layers" | sort | tr '\n' ' ')
 start=$(date +%s.%N)
 mkroot "$SUITE" minbase -t mb --offline >"$T/out2" 2>"$T/err2"
 end=$(date +%s.%N)
 t=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
 diag "cached build (--offline): $t s"
 check "a second build is a cache hit" grep -q "cached" "$T/err2"
-check "the cache hit takes under a second" awk -v t="$t" 'BEGIN { exit !(t < 1) }'
+check "... of the same image, with no layer built" eval 'cmp -s "$T/out" "$T/out2" &&
+    [ "$(ls "$ROOTSTOCK_ROOT/layers" | sort | tr "\n" " ")" = "$layers_before" ] &&
+    ! grep -qE "unpack|configur" "$T/err2"'
 
 # 7-8: the same tree as debootstrap's.
 mkroot "$SUITE" minbase -t mb --offline -o "$T/ours" >/dev/null 2>"$T/err"
