@@ -22,6 +22,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/xalloc.h"
 
 #define CGROUP_FS "/sys/fs/cgroup"
@@ -87,6 +88,113 @@ char *run_cgroup_own_path(const char *text, const char *controller)
         line = *end ? end + 1 : NULL;
     }
     return NULL;
+}
+
+/* Super options of a cgroup v1 mount that are not the hierarchy's name or controllers. */
+static bool is_hierarchy_token(const char *t, size_t n)
+{
+    static const char *const not_names[] = {
+        "rw",           "ro",  "noprefix", "clone_children", "xattr", "cpuset_v2_mode",
+        "favordynmods", "all", "none"
+    };
+
+    if (n > 5 && strncmp(t, "name=", 5) == 0)
+        return memchr(t + 5, '=', n - 5) == NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_'))
+            return false; /* release_agent=..., anything with a value */
+    for (size_t i = 0; i < ELEMENTSOF(not_names); i++)
+        if (strlen(not_names[i]) == n && strncmp(t, not_names[i], n) == 0)
+            return false;
+    return n > 0;
+}
+
+char *run_cgroup_v1_options(const char *mountinfo, const char *mount_point)
+{
+    size_t mp_len = strlen(mount_point);
+
+    for (const char *line = mountinfo; line && *line;) {
+        const char *end = strchrnul(line, '\n');
+        const char *mp = line, *dash;
+        /* ID PARENT MAJ:MIN ROOT MOUNT-POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER */
+        for (int i = 0; i < 4 && mp; i++) {
+            mp = memchr(mp, ' ', (size_t)(end - mp));
+            mp = mp ? mp + 1 : NULL;
+        }
+        dash = mp ? strstr(mp, " - cgroup ") : NULL;
+        if (mp && dash && dash < end && (size_t)(end - mp) > mp_len &&
+            strncmp(mp, mount_point, mp_len) == 0 && mp[mp_len] == ' ') {
+            const char *super = memchr(dash + 10, ' ', (size_t)(end - dash - 10));
+            struct strbuf sb = STRBUF_INIT(4096);
+            for (const char *t = super ? super + 1 : end; t < end;) {
+                const char *comma = memchr(t, ',', (size_t)(end - t));
+                const char *e = comma ? comma : end;
+                if (is_hierarchy_token(t, (size_t)(e - t)))
+                    (void)strbuf_addf(&sb, "%s%.*s", sb.len ? "," : "", (int)(e - t), t);
+                t = e + 1;
+            }
+            if (sb.len)
+                return strbuf_detach(&sb, NULL);
+            strbuf_release(&sb);
+            return NULL;
+        }
+        line = *end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+enum cg_mode cg_mode(const struct cgroup *cg)
+{
+    return cg->mode;
+}
+
+size_t cg_v1_hierarchies(const struct cgroup *cg, struct cg_hierarchy **ret)
+{
+    _cleanup_free_ char *mountinfo = NULL;
+    struct rs_err e = RS_ERR_INIT;
+    struct cg_hierarchy *h = NULL;
+    size_t len, n = 0;
+
+    *ret = NULL;
+    if (cg->mode != CG_MODE_V1 ||
+        rs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 1 << 20, &mountinfo, &len, &e) < 0) {
+        rs_err_release(&e);
+        return 0;
+    }
+    for (int c = 0; c < _CG_CONTROLLER_MAX; c++) {
+        _cleanup_free_ char *link = xasprintf(CGROUP_FS "/%s", v1_names[c]);
+        _cleanup_free_ char *real = NULL, *options = NULL;
+        const char *dir;
+        bool seen = false;
+        if (!cg->dirs[c] || !(real = realpath(link, NULL)) ||
+            strncmp(real, CGROUP_FS "/", sizeof(CGROUP_FS)) != 0)
+            continue;
+        dir = real + sizeof(CGROUP_FS);
+        if (!*dir || strchr(dir, '/') || !(options = run_cgroup_v1_options(mountinfo, real)))
+            continue;
+        for (size_t i = 0; i < n; i++)
+            seen = seen || strcmp(h[i].dir, dir) == 0;
+        if (seen)
+            continue;
+        h = xreallocarray(h, n + 1, sizeof(*h));
+        h[n++] = (struct cg_hierarchy){
+            .dir = xstrdup(dir),
+            .options = TAKE_PTR(options),
+            .alias = strcmp(dir, v1_names[c]) != 0 ? xstrdup(v1_names[c]) : NULL,
+        };
+    }
+    *ret = h;
+    return n;
+}
+
+void cg_hierarchies_free(struct cg_hierarchy *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].dir);
+        free(h[i].options);
+        free(h[i].alias);
+    }
+    free(h);
 }
 
 static int write_at(const char *dir, const char *file, const char *value, struct rs_err *err)

@@ -275,14 +275,16 @@ static int do_root(const struct op *op, const struct run_options *o, int *root_f
     return 0;
 }
 
-static int do_dev_node(int root_fd, const struct op *op, struct child_msg *m)
+/* A device node or a symlink: in its parent directory (/dev, /sys/fs/cgroup), which exists. */
+static int do_node(int root_fd, const struct op *op, struct child_msg *m)
 {
     _cleanup_close_ int fd = -1;
     const char *name = strrchr(op->dest, '/');
+    _cleanup_free_ char *parent = name ? xstrndup(op->dest, (size_t)(name - op->dest)) : NULL;
 
-    fd = rs_open_in_root(root_fd, "dev", O_PATH | O_DIRECTORY, 0);
+    fd = rs_open_in_root(root_fd, parent ? parent : ".", O_PATH | O_DIRECTORY, 0);
     if (fd < 0)
-        return run_child_fail(m, -fd, "cannot open '/dev'");
+        return run_child_fail(m, -fd, "cannot open '/%s'", parent ? parent : "");
     name = name ? name + 1 : op->dest;
     if (op->kind == OP_MKNOD) {
         if (mknodat(fd, name, op->mode, op->dev) < 0)
@@ -340,7 +342,7 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
             break;
         case OP_MKNOD:
         case OP_SYMLINK:
-            r = do_dev_node(root_fd, op, m);
+            r = do_node(root_fd, op, m);
             break;
         case OP_BIND:
             r = do_bind(root_fd, op, m);

@@ -347,11 +347,39 @@ int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err
     return 0;
 }
 
+/* s, owned by the plan from now on. */
+static const char *plan_own(struct plan *p, char *s)
+{
+    strv_consume(&p->strings, s);
+    return s;
+}
+
+void run_plan_add_cgroupfs(struct plan *p, bool v2, const struct cg_hierarchy *h, size_t n)
+{
+    const unsigned long ro = MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY;
+
+    if (v2) {
+        add_mount(p, "cgroup2", "sys/fs/cgroup", ro, NULL);
+        return;
+    }
+    add_mount(p, "tmpfs", "sys/fs/cgroup", ro & ~(unsigned long)MS_RDONLY, "mode=755,size=64k");
+    for (size_t i = 0; i < n; i++) {
+        const char *dir = plan_own(p, xasprintf("sys/fs/cgroup/%s", h[i].dir));
+        add_mount(p, "cgroup", dir, ro, plan_own(p, xstrdup(h[i].options)));
+        if (h[i].alias)
+            add_op(p, OP_SYMLINK, plan_own(p, xasprintf("sys/fs/cgroup/%s", h[i].alias)))->source =
+                plan_own(p, xstrdup(h[i].dir));
+    }
+    /* The tmpfs itself read-only too, once its mount points and links are made. */
+    add_mount(p, "tmpfs", "sys/fs/cgroup", ro | MS_REMOUNT, "mode=755,size=64k");
+}
+
 struct plan *run_plan_free(struct plan *p)
 {
     if (!p)
         return NULL;
     free(p->ops);
+    strv_free(p->strings);
     strv_free(p->argv);
     strv_free(p->env);
     free(p->cwd);

@@ -62,6 +62,7 @@ struct plan {
      * child mounts (see run.c), and joined by the child at OP_JOIN_NET, before sysfs (which
      * shows the network devices of the namespace that mounts it). */
     bool join_net;
+    char **strings; /* owned: paths and options the ops borrow */
     char **argv;    /* owned */
     char **env;     /* owned, with defaults */
     char *cwd;      /* owned */
@@ -76,6 +77,12 @@ struct plan {
 /* Build the plan for o (pure: no system calls beyond reading o). Errors are usage-level:
  * -EINVAL with a message naming the bad option. */
 int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err *err);
+struct cg_hierarchy;
+/* A container with a cgroup of its own sees it, read-only, at /sys/fs/cgroup, as docker's
+ * do (run.c decides when): cgroup2 (v2; the cgroup namespace is rooted at the container's cgroup),
+ * or (v1) a tmpfs holding the n hierarchies h, each rooted the same way, and their aliases.
+ * Runtimes (a JVM, Go, systemd) read their memory and CPU limits there. */
+void run_plan_add_cgroupfs(struct plan *p, bool v2, const struct cg_hierarchy *h, size_t n);
 struct plan *run_plan_free(struct plan *p);
 static inline void run_plan_freep(struct plan **p)
 {
@@ -117,10 +124,28 @@ enum cg_mode run_cgroup_mode_from_fstypes(long root_type, long unified_type);
  * "0::/a/b" for v2 when controller is NULL). Returns an owned path or NULL. */
 char *run_cgroup_own_path(const char *proc_self_cgroup, const char *controller);
 
+/* The cgroup v1 options ("cpu,cpuacct", "name=systemd") of the cgroup mount at mount_point in
+ * the text of /proc/self/mountinfo: its hierarchy's name and controllers, without flags or
+ * release_agent. Returns an owned string, or NULL if there is no such mount. */
+char *run_cgroup_v1_options(const char *mountinfo, const char *mount_point);
+
+/* A cgroup v1 hierarchy as the container mounts it: dir under /sys/fs/cgroup (the host's name
+ * for it, "cpu,cpuacct"), the mount options naming it ("cpu,cpuacct"), and alias, the
+ * controller's own name when it differs from dir ("cpu", a symlink to dir), or NULL. */
+struct cg_hierarchy {
+    char *dir, *options, *alias;
+};
+
 struct cgroup;
 /* Create a cgroup for one container named name with limits (detecting the host's mode;
  * $RUNROOT_CGROUP_ROOT names a delegated cgroup v2 directory to create it under instead). */
 int cg_create(const struct cg_limits *l, const char *name, struct cgroup **ret, struct rs_err *err);
+enum cg_mode cg_mode(const struct cgroup *cg);
+/* v1: the hierarchies in which the container has a cgroup of its own, as the host mounts them
+ * (*ret is owned: cg_hierarchies_free). Returns their count; 0 on v2, or when the host's
+ * mounts cannot be read. */
+size_t cg_v1_hierarchies(const struct cgroup *cg, struct cg_hierarchy **ret);
+void cg_hierarchies_free(struct cg_hierarchy *h, size_t n);
 /* O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP), or -1 (v1). */
 int cg_clone_fd(const struct cgroup *cg);
 /* Move pid in (v2, when it was not cloned into it). */

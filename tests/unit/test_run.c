@@ -355,6 +355,84 @@ static void cgroup__mode_and_own_paths(void **state)
     assert_null(run_cgroup_own_path("garbage", "memory"));
 }
 
+/* Which options mount a host's v1 hierarchy again: its controllers and name, never its flags
+ * or release_agent; a cgroup2 or another mount point is not it. */
+static void cgroup__v1_options_come_from_mountinfo(void **state)
+{
+    static const char mountinfo[] =
+        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+        "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:9 - cgroup cgroup "
+        "rw,cpu,cpuacct\n"
+        "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup "
+        "rw,memory,release_agent=/x,clone_children,noprefix\n"
+        "40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
+    char *o;
+
+    (void)state;
+    o = run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/cpu,cpuacct");
+    assert_string_equal(o, "cpu,cpuacct");
+    free(o);
+    o = run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/memory");
+    assert_string_equal(o, "memory");
+    free(o);
+    o = run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/systemd");
+    assert_string_equal(o, "name=systemd");
+    free(o);
+    assert_null(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/unified"));
+    assert_null(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/cpu"));
+    assert_null(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup"));
+    assert_null(run_cgroup_v1_options("", "/sys/fs/cgroup/memory"));
+}
+
+/* v2: one read-only cgroup2. v1: a tmpfs, each hierarchy read-only in it, the aliases, then
+ * the tmpfs made read-only; all after /sys is mounted. */
+static void plan__cgroupfs_is_read_only_and_after_sys(void **state)
+{
+    static const struct cg_hierarchy h[] = {
+        { .dir = (char *)"cpu,cpuacct", .options = (char *)"cpu,cpuacct", .alias = (char *)"cpu" },
+        { .dir = (char *)"memory", .options = (char *)"memory", .alias = NULL },
+    };
+    struct run_options o;
+    _cleanup_(run_plan_freep) struct plan *v2 = NULL;
+    _cleanup_(run_plan_freep) struct plan *v1 = NULL;
+    struct rs_err err = RS_ERR_INIT;
+    size_t i_sys = 0, n;
+    const struct op *op;
+
+    (void)state;
+    overlay_opts(&o);
+    assert_int_equal(run_plan_build(&o, &v2, &err), 0);
+    assert_int_equal(run_plan_build(&o, &v1, &err), 0);
+    n = v2->n_ops;
+    run_plan_add_cgroupfs(v2, true, NULL, 0);
+    assert_int_equal(v2->n_ops, n + 1);
+    op = &v2->ops[n];
+    assert_int_equal(op->kind, OP_MOUNT);
+    assert_string_equal(op->fstype, "cgroup2");
+    assert_string_equal(op->dest, "sys/fs/cgroup");
+    assert_true(op->mount_flags & MS_RDONLY);
+    assert_non_null(find_op(v2, OP_MOUNT, "sys", &i_sys));
+    assert_true(i_sys < n);
+
+    n = v1->n_ops;
+    run_plan_add_cgroupfs(v1, false, h, 2);
+    assert_int_equal(v1->n_ops, n + 5);
+    assert_string_equal(v1->ops[n].fstype, "tmpfs");
+    assert_false(v1->ops[n].mount_flags & (MS_RDONLY | MS_REMOUNT));
+    assert_string_equal(v1->ops[n + 1].dest, "sys/fs/cgroup/cpu,cpuacct");
+    assert_string_equal(v1->ops[n + 1].fstype, "cgroup");
+    assert_string_equal(v1->ops[n + 1].data, "cpu,cpuacct");
+    assert_true(v1->ops[n + 1].mount_flags & MS_RDONLY);
+    assert_int_equal(v1->ops[n + 2].kind, OP_SYMLINK);
+    assert_string_equal(v1->ops[n + 2].dest, "sys/fs/cgroup/cpu");
+    assert_string_equal(v1->ops[n + 2].source, "cpu,cpuacct");
+    assert_string_equal(v1->ops[n + 3].dest, "sys/fs/cgroup/memory");
+    assert_string_equal(v1->ops[n + 4].dest, "sys/fs/cgroup");
+    assert_true((v1->ops[n + 4].mount_flags & (MS_REMOUNT | MS_RDONLY)) ==
+                (MS_REMOUNT | MS_RDONLY));
+}
+
 static void oom__kmsg_record_names_the_process_of_our_cgroup_only(void **state)
 {
     (void)state;
@@ -400,6 +478,8 @@ int main(void)
         cmocka_unit_test(exit_code__status_and_signals),
         cmocka_unit_test(overlay__options_put_the_top_layer_first_and_strip_a_common_prefix),
         cmocka_unit_test(cgroup__mode_and_own_paths),
+        cmocka_unit_test(cgroup__v1_options_come_from_mountinfo),
+        cmocka_unit_test(plan__cgroupfs_is_read_only_and_after_sys),
         cmocka_unit_test(oom__kmsg_record_names_the_process_of_our_cgroup_only),
         cmocka_unit_test(oom__nspid_is_the_innermost_pid_of_a_nested_process_only),
     };
