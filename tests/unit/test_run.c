@@ -332,25 +332,26 @@ static void overlay__options_put_the_top_layer_first_and_strip_a_common_prefix(v
     assert_int_equal(run_common_dir_prefix(none), 0);
 }
 
+/* got (owned) is want; freed. */
+static void assert_owned_string(char *got, const char *want)
+{
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
 static void cgroup__mode_and_own_paths(void **state)
 {
     (void)state;
     const char *hybrid = "9:name=systemd:/\n4:memory:/process_api/abc\n1:cpu,cpuacct:/x\n0::/\n";
-    char *s;
 
     assert_int_equal(run_cgroup_mode_from_fstypes(CGROUP2_SUPER_MAGIC, 0), CG_MODE_V2);
     assert_int_equal(run_cgroup_mode_from_fstypes(TMPFS_MAGIC, CGROUP2_SUPER_MAGIC), CG_MODE_V1);
     assert_int_equal(run_cgroup_mode_from_fstypes(TMPFS_MAGIC, 0), CG_MODE_V1);
     assert_int_equal(run_cgroup_mode_from_fstypes(0x9fa0, 0), CG_MODE_NONE);
-    s = run_cgroup_own_path(hybrid, "memory");
-    assert_string_equal(s, "/process_api/abc");
-    free(s);
-    s = run_cgroup_own_path(hybrid, "cpuacct");
-    assert_string_equal(s, "/x");
-    free(s);
-    s = run_cgroup_own_path(hybrid, NULL);
-    assert_string_equal(s, "/");
-    free(s);
+    assert_owned_string(run_cgroup_own_path(hybrid, "memory"), "/process_api/abc");
+    assert_owned_string(run_cgroup_own_path(hybrid, "cpuacct"), "/x");
+    assert_owned_string(run_cgroup_own_path(hybrid, NULL), "/");
     assert_null(run_cgroup_own_path(hybrid, "pids"));
     assert_null(run_cgroup_own_path("garbage", "memory"));
 }
@@ -367,18 +368,11 @@ static void cgroup__v1_options_come_from_mountinfo(void **state)
         "rw,memory,release_agent=/x,clone_children,noprefix\n"
         "40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
         "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
-    char *o;
-
     (void)state;
-    o = run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/cpu,cpuacct");
-    assert_string_equal(o, "cpu,cpuacct");
-    free(o);
-    o = run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/memory");
-    assert_string_equal(o, "memory");
-    free(o);
-    o = run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/systemd");
-    assert_string_equal(o, "name=systemd");
-    free(o);
+    assert_owned_string(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/cpu,cpuacct"),
+                        "cpu,cpuacct");
+    assert_owned_string(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/memory"), "memory");
+    assert_owned_string(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/systemd"), "name=systemd");
     assert_null(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/unified"));
     assert_null(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup/cpu"));
     assert_null(run_cgroup_v1_options(mountinfo, "/sys/fs/cgroup"));
