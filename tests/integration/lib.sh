@@ -47,8 +47,10 @@ bail_out() { echo "Bail out! $*"; exit 1; }
 # $T/repo and serve it on 127.0.0.1 (tests/fixtures/archive_server.py, which misbehaves on
 # request). Sets M (its URL), K (its keyring) and FIXTURE_PID. Both are the project's own, so
 # a failure fails the test instead of skipping it.
+# The tools the archive is made, served, verified and driven with; a missing one skips the test.
 start_fixture_archive() {
-    local fx=$RS_SOURCE_DIR/tests/fixtures
+    local fx=$RS_SOURCE_DIR/tests/fixtures c
+    for c in dpkg-deb gpg gpgv python3 xz gzip curl; do need_cmd "$c"; done
     bash "$fx/make_archive.sh" "$T/repo" >"$T/make.log" 2>&1 ||
         bail_out "cannot build the fixture archive: $(tail -3 "$T/make.log")"
     python3 "$fx/archive_server.py" "$T/repo" "$T/port" &

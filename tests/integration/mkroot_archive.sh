@@ -3,12 +3,6 @@
 # on 127.0.0.1 by tests/fixtures/archive_server.py, which misbehaves on request: every fault
 # must give the right error and leave the store clean.
 . "$(dirname "$0")/lib.sh"
-need_cmd dpkg-deb
-need_cmd gpg
-need_cmd gpgv
-need_cmd python3
-need_cmd xz
-need_cmd curl
 
 start_fixture_archive
 export ROOTSTOCK_HTTP_STALL_TIMEOUT=1

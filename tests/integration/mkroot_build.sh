@@ -6,11 +6,6 @@
 # cached base.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd dpkg-deb
-need_cmd gpg
-need_cmd python3
-need_cmd xz
-need_cmd curl
 need_cmd zstd
 
 start_fixture_archive

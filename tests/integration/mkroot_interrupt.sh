@@ -8,11 +8,6 @@
 # unpack of a layer. Under a minute.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd dpkg-deb
-need_cmd gpg
-need_cmd python3
-need_cmd xz
-need_cmd curl
 env --default-signal=INT true 2>/dev/null || skip_all "needs env --default-signal (coreutils 8.31)"
 
 start_fixture_archive
