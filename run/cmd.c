@@ -32,6 +32,7 @@ enum {
     OPT_READ_ONLY,
     OPT_NET,
     OPT_HOSTNAME,
+    OPT_NO_HOSTS,
     OPT_INIT,
     OPT_COMMIT,
 };
@@ -49,7 +50,10 @@ static void usage(FILE *f)
             "  -v, --volume SRC:DST[:ro]  bind a host path into the container (repeatable)\n"
             "      --read-only        mount the root filesystem read-only\n"
             "      --net private|host the network: private (only lo, default) or the host's\n"
-            "      --hostname NAME    hostname (default: the short container id)\n"
+            "                         (then /etc/resolv.conf and /etc/hosts are the host's)\n"
+            "      --hostname NAME    hostname (default: the short container id), written to\n"
+            "                         /etc/hostname and /etc/hosts with localhost\n"
+            "      --no-hosts         keep the image's /etc/hosts\n"
             "  -m, --memory SIZE      memory limit, swap included (100M, 1.5G)\n"
             "      --cpus N           CPU limit (1.5 = one and a half CPUs)\n"
             "      --pids-limit N     most processes at once\n"
@@ -164,6 +168,9 @@ static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
     case OPT_HOSTNAME:
         a->o.hostname = arg;
         return 0;
+    case OPT_NO_HOSTS:
+        a->o.no_hosts = true;
+        return 0;
     case OPT_INIT:
         a->o.init = true;
         return 0;
@@ -195,6 +202,7 @@ static int parse_argv(struct args *a, int argc, char *argv[])
         { "read-only", no_argument, NULL, OPT_READ_ONLY },
         { "net", required_argument, NULL, OPT_NET },
         { "hostname", required_argument, NULL, OPT_HOSTNAME },
+        { "no-hosts", no_argument, NULL, OPT_NO_HOSTS },
         { "init", no_argument, NULL, OPT_INIT },
         { "commit", required_argument, NULL, OPT_COMMIT },
         { "tty", no_argument, NULL, 't' },
@@ -432,6 +440,7 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
     a->o.work_dir = work;
     a->o.merged_dir = merged;
     a->o.discard_upper = !a->commit;
+    a->o.etc_files = true;
     a->o.env = env;
     a->o.argv = a->command ? a->command : img->config.cmd ? img->config.cmd : default_cmd;
     a->o.cwd = a->workdir ? a->workdir : img->config.working_dir;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "common/strv.h"
@@ -30,28 +31,70 @@ static const char *fd_path(int fd, char buf[static 32])
     return buf;
 }
 
-static int mount_overlay_legacy(const struct run_options *o, struct child_msg *m)
-{
-    _cleanup_strv_free_ char **all = strv_copy(o->lower_dirs);
-    _cleanup_free_ char *opts = NULL;
-    _cleanup_free_ char *prefix = NULL;
-    size_t prefix_len = 0;
+/* The overlay's layers as mounted: the options' own, or (with the container's /etc layer) that
+ * tmpfs on top, and the upper and work dirs named through fds, as the tmpfs covers the
+ * directory that holds them. */
+struct overlay_layers {
+    char **lowers; /* bottom to top */
+    const char *upper, *work;
+};
 
-    opts = run_overlay_options(o->lower_dirs, o->upper_dir, o->work_dir, 0);
+/* Names the layers by fd number ("12") for a mount done from /proc/self/fd, when their paths
+ * do not fit in one page of mount options: 500 lowers of a store's 64-hex-digit layer paths take
+ * ~39 KiB even relative to the store, while their fd numbers take ~2 KiB. */
+struct layer_fds {
+    int *fds;
+    size_t n;
+    char **lowers;
+    char upper[16], work[16];
+};
+
+static void layer_fds_close(struct layer_fds *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        safe_close(f->fds[i]);
+    free(f->fds);
+    strv_free(f->lowers);
+    *f = (struct layer_fds){};
+}
+
+static int layer_fds_open(const struct overlay_layers *l, struct layer_fds *ret,
+                          struct child_msg *m)
+{
+    size_t n_lowers = strv_length(l->lowers);
+
+    ret->fds = xcalloc(n_lowers + 2, sizeof(*ret->fds));
+    for (size_t i = 0; i < n_lowers + 2; i++) {
+        const char *path = i < n_lowers ? l->lowers[i] : i == n_lowers ? l->upper : l->work;
+        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return run_child_fail(m, errno, "cannot open overlay layer '%s'", path);
+        ret->fds[ret->n++] = fd;
+        if (i < n_lowers)
+            strv_consume(&ret->lowers, xasprintf("%d", fd));
+        else
+            (void)snprintf(i == n_lowers ? ret->upper : ret->work, sizeof(ret->upper), "%d", fd);
+    }
+    return 0;
+}
+
+static int mount_overlay_legacy(const struct run_options *o, const struct overlay_layers *l,
+                                struct child_msg *m)
+{
+    _cleanup_(layer_fds_close) struct layer_fds fds = {};
+    _cleanup_free_ char *opts = NULL;
+    int r;
+
+    opts = run_overlay_options(l->lowers, l->upper, l->work);
     if (strlen(opts) >= (size_t)sysconf(_SC_PAGESIZE) - 1) {
-        /* The option string is cut at a page: mount from a common parent with relative
-         * names, as docker does. */
-        strv_push(&all, o->upper_dir);
-        strv_push(&all, o->work_dir);
-        prefix_len = run_common_dir_prefix(all);
-        if (prefix_len == 0)
-            return run_child_fail(m, E2BIG, "cannot mount overlay on '%s': too many layers",
-                                  o->merged_dir);
-        prefix = xstrndup(all[0], prefix_len);
+        /* The kernel reads one page of options: name each layer by its fd instead. */
+        r = layer_fds_open(l, &fds, m);
+        if (r < 0)
+            return r;
         free(opts);
-        opts = run_overlay_options(o->lower_dirs, o->upper_dir, o->work_dir, prefix_len);
-        if (chdir(prefix) < 0)
-            return run_child_fail(m, errno, "cannot change to '%s'", prefix);
+        opts = run_overlay_options(fds.lowers, fds.upper, fds.work);
+        if (chdir("/proc/self/fd") < 0)
+            return run_child_fail(m, errno, "cannot change to '/proc/self/fd'");
     }
     if (o->discard_upper) {
         _cleanup_free_ char *vopts = xasprintf("%s,volatile", opts);
@@ -59,37 +102,38 @@ static int mount_overlay_legacy(const struct run_options *o, struct child_msg *m
             return 0;
         if (errno != EINVAL)
             return run_child_fail(m, errno, "cannot mount overlay on '%s' (%zu layers)",
-                                  o->merged_dir, strv_length(o->lower_dirs));
+                                  o->merged_dir, strv_length(l->lowers));
         /* Before 5.10: no "volatile"; mount without it. */
     }
     if (mount("overlay", o->merged_dir, "overlay", 0, opts) < 0)
         return run_child_fail(m, errno, "cannot mount overlay on '%s' (%zu layers)", o->merged_dir,
-                              strv_length(o->lower_dirs));
+                              strv_length(l->lowers));
     return 0;
 }
 
-static int mount_overlay(const struct run_options *o, struct child_msg *m)
+static int mount_overlay(const struct run_options *o, const struct overlay_layers *l,
+                         struct child_msg *m)
 {
     static const char *const flags[] = { "index", "redirect_dir", "metacopy" };
     _cleanup_close_ int fs = -1, mnt = -1;
-    size_t n = strv_length(o->lower_dirs);
+    size_t n = strv_length(l->lowers);
 
     fs = fsopen("overlay", FSOPEN_CLOEXEC);
     if (fs < 0)
         return errno == ENOSYS
-                   ? mount_overlay_legacy(o, m)
+                   ? mount_overlay_legacy(o, l, m)
                    : run_child_fail(m, errno, "cannot open an overlay filesystem context");
     /* "lowerdir+" (kernel 6.8+) takes one layer at a time, top first, with no page limit. */
     for (size_t i = n; i > 0; i--)
-        if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", o->lower_dirs[i - 1], 0) < 0) {
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", l->lowers[i - 1], 0) < 0) {
             if (errno == EINVAL && i == n)
-                return mount_overlay_legacy(o, m);
+                return mount_overlay_legacy(o, l, m);
             return run_child_fail(m, errno, "cannot use layer '%s' as an overlay lower",
-                                  o->lower_dirs[i - 1]);
+                                  l->lowers[i - 1]);
         }
-    if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o->upper_dir, 0) < 0)
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", l->upper, 0) < 0)
         return run_child_fail(m, errno, "cannot use '%s' as an overlay upper", o->upper_dir);
-    if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o->work_dir, 0) < 0)
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", l->work, 0) < 0)
         return run_child_fail(m, errno, "cannot use '%s' as an overlay work dir", o->work_dir);
     for (size_t i = 0; i < ELEMENTSOF(flags); i++)
         if (fsconfig(fs, FSCONFIG_SET_STRING, flags[i], "off", 0) < 0)
@@ -104,6 +148,142 @@ static int mount_overlay(const struct run_options *o, struct child_msg *m)
     if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, o->merged_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
         return run_child_fail(m, errno, "cannot mount overlay on '%s'", o->merged_dir);
     return 0;
+}
+
+/* The container's own /etc files (OP_ETC_FILE): a tmpfs mounted on the container's directory
+ * (merged, in our mount namespace only) before the overlay, which takes it as its top lower and
+ * is then mounted over it. Its etc/ has the image's /etc's mode, owner and times, which the
+ * merged /etc shows (and a copy-up of /etc copies). */
+struct etc_layer {
+    bool started;
+    bool skipped; /* the image's /etc is not a directory: the image's files are kept */
+    int top_fd;   /* O_PATH: the tmpfs's root */
+    int upper_fd; /* O_PATH: the overlay's upper and work, under the tmpfs */
+    int work_fd;
+    mode_t umask;                 /* the caller's, given back once the layer is made: the
+                                   * layer's modes are exact meanwhile */
+    struct timespec etc_times[2]; /* the image's /etc's atime and mtime, set once it is filled */
+};
+
+#define ETC_LAYER_INIT                        \
+ {                                            \
+  .top_fd = -1, .upper_fd = -1, .work_fd = -1 \
+ }
+
+static void etc_layer_close(struct etc_layer *l)
+{
+    if (l->started)
+        umask(l->umask);
+    l->started = false;
+    l->top_fd = safe_close(l->top_fd);
+    l->upper_fd = safe_close(l->upper_fd);
+    l->work_fd = safe_close(l->work_fd);
+}
+
+/* The image's /etc: in the top layer that has it (a whiteout hides it). Returns 1 with *ret
+ * filled, 0 if no layer has one, or -errno. */
+static int image_etc_stat(char *const *lowers, struct stat *ret)
+{
+    for (size_t i = strv_length(lowers); i > 0; i--) {
+        _cleanup_free_ char *path = xasprintf("%s/etc", lowers[i - 1]);
+        if (lstat(path, ret) == 0)
+            return S_ISCHR(ret->st_mode) && ret->st_rdev == makedev(0, 0) ? 0 : 1;
+        if (errno != ENOENT)
+            return -errno;
+    }
+    return 0;
+}
+
+static int etc_layer_start(const struct run_options *o, struct etc_layer *l, struct child_msg *m)
+{
+    struct stat st;
+    int r;
+
+    l->started = true;
+    l->umask = umask(0);
+    r = image_etc_stat(o->lower_dirs, &st);
+    if (r < 0)
+        return run_child_fail(m, -r, "cannot read the image's /etc");
+    if (r == 0) {
+        st = (struct stat){ .st_mode = S_IFDIR | 0755 };
+        l->etc_times[0].tv_nsec = l->etc_times[1].tv_nsec = UTIME_OMIT;
+    } else {
+        l->etc_times[0] = st.st_atim;
+        l->etc_times[1] = st.st_mtim;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        l->skipped = true;
+        return 0;
+    }
+    l->upper_fd = open(o->upper_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (l->upper_fd < 0)
+        return run_child_fail(m, errno, "cannot open '%s'", o->upper_dir);
+    l->work_fd = open(o->work_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (l->work_fd < 0)
+        return run_child_fail(m, errno, "cannot open '%s'", o->work_dir);
+    if (mount("tmpfs", o->merged_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "mode=755,size=1m,nr_inodes=32") < 0)
+        return run_child_fail(m, errno, "cannot mount the container's /etc layer");
+    l->top_fd = open(o->merged_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (l->top_fd < 0 || mkdirat(l->top_fd, "etc", st.st_mode & 07777) < 0 ||
+        ((st.st_uid != 0 || st.st_gid != 0) &&
+         fchownat(l->top_fd, "etc", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+        ((st.st_mode & 07000) && fchmodat(l->top_fd, "etc", st.st_mode & 07777, 0) < 0))
+        return run_child_fail(m, errno, "cannot make the container's /etc layer");
+    return 0;
+}
+
+static int do_etc_file(const struct run_options *o, const struct op *op, struct etc_layer *l,
+                       struct child_msg *m)
+{
+    _cleanup_free_ char *host = NULL;
+    _cleanup_close_ int fd = -1;
+    size_t host_len = 0;
+    int r;
+
+    if (!l->started) {
+        r = etc_layer_start(o, l, m);
+        if (r < 0)
+            return r;
+    }
+    if (l->skipped)
+        return 0;
+    if (op->source) {
+        r = rs_read_file_at(AT_FDCWD, op->source, 1 << 20, &host, &host_len, NULL);
+        if (r < 0 && (op->flags & OPF_OPTIONAL))
+            return 0;
+    }
+    fd = openat(l->top_fd, op->dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return run_child_fail(m, errno, "cannot create the container's '/%s'", op->dest);
+    r = rs_write_all(fd, host, host_len);
+    if (r >= 0 && host_len > 0 && host[host_len - 1] != '\n')
+        r = rs_write_all(fd, "\n", 1);
+    if (r >= 0)
+        r = rs_write_all(fd, op->data, strlen(op->data));
+    if (r < 0)
+        return run_child_fail(m, -r, "cannot write the container's '/%s'", op->dest);
+    return 0;
+}
+
+static int do_overlay(const struct run_options *o, struct etc_layer *etc, struct child_msg *m)
+{
+    _cleanup_strv_free_ char **lowers = NULL;
+    char upper[32], work[32];
+    struct overlay_layers l = { .lowers = (char **)o->lower_dirs,
+                                .upper = o->upper_dir,
+                                .work = o->work_dir };
+
+    if (etc->started && !etc->skipped) {
+        if (utimensat(etc->top_fd, "etc", etc->etc_times, AT_SYMLINK_NOFOLLOW) < 0)
+            return run_child_fail(m, errno, "cannot make the container's /etc layer");
+        lowers = strv_copy(o->lower_dirs);
+        strv_push(&lowers, o->merged_dir);
+        l = (struct overlay_layers){ .lowers = lowers,
+                                     .upper = fd_path(etc->upper_fd, upper),
+                                     .work = fd_path(etc->work_fd, work) };
+    }
+    return mount_overlay(o, &l, m);
 }
 
 static int do_bind(int root_fd, const struct op *op, struct child_msg *m)
@@ -257,13 +437,13 @@ static int do_readonly(const struct op *op, struct child_msg *m)
     return 0;
 }
 
-static int do_root(const struct op *op, const struct run_options *o, int *root_fd,
-                   struct child_msg *m)
+static int do_root(const struct op *op, const struct run_options *o, struct etc_layer *etc,
+                   int *root_fd, struct child_msg *m)
 {
     int r;
 
     if (op->kind == OP_ROOT_OVERLAY) {
-        r = mount_overlay(o, m);
+        r = do_overlay(o, etc, m);
         if (r < 0)
             return r;
     } else if (mount(op->source, op->source, NULL, MS_BIND | MS_REC, NULL) < 0) {
@@ -325,6 +505,7 @@ static int do_join_net(int sync_fd, struct child_msg *m)
 int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
 {
     _cleanup_close_ int root_fd = -1;
+    _cleanup_(etc_layer_close) struct etc_layer etc = ETC_LAYER_INIT;
     int r = 0;
 
     /* Nothing we mount may propagate back to the host. */
@@ -333,9 +514,13 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
     for (size_t i = 0; i < p->n_ops && r >= 0; i++) {
         const struct op *op = &p->ops[i];
         switch (op->kind) {
+        case OP_ETC_FILE:
+            r = do_etc_file(p->opts, op, &etc, m);
+            break;
         case OP_ROOT_OVERLAY:
         case OP_ROOT_BIND:
-            r = do_root(op, p->opts, &root_fd, m);
+            r = do_root(op, p->opts, &etc, &root_fd, m);
+            etc_layer_close(&etc);
             break;
         case OP_MOUNT:
             r = do_mount(root_fd, op, m);

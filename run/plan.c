@@ -18,7 +18,8 @@
 #include "common/strv.h"
 #include "common/xalloc.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define HOSTNAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+#define DEFAULT_PATH   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Paths hidden from the container (runc/crun defaults plus docker's additions). */
 static const char *const masked_paths[] = {
@@ -167,40 +168,16 @@ int run_exit_code(int status)
     return 125;
 }
 
-size_t run_common_dir_prefix(char *const *paths)
-{
-    size_t len;
-
-    if (!paths || !paths[0])
-        return 0;
-    len = strlen(paths[0]);
-    for (size_t i = 1; paths[i]; i++) {
-        size_t j = 0;
-        while (j < len && paths[i][j] == paths[0][j])
-            j++;
-        len = j;
-    }
-    /* Back up to a '/' so the prefix is a whole directory, and keep at least one more byte
-     * of every path so no relative name is empty. */
-    while (len > 0 && paths[0][len - 1] != '/')
-        len--;
-    for (size_t i = 0; paths[i] && len > 0; i++)
-        if (strlen(paths[i]) <= len)
-            return 0;
-    return len <= 1 ? 0 : len;
-}
-
-char *run_overlay_options(char *const *lowers, const char *upper, const char *work,
-                          size_t prefix_len)
+char *run_overlay_options(char *const *lowers, const char *upper, const char *work)
 {
     struct strbuf sb = STRBUF_INIT(SIZE_MAX / 2);
     size_t n = strv_length(lowers);
 
     (void)strbuf_addstr(&sb, "lowerdir=");
     for (size_t i = n; i > 0; i--) /* overlay wants the top layer first */
-        (void)strbuf_addf(&sb, "%s%s", i == n ? "" : ":", lowers[i - 1] + prefix_len);
-    (void)strbuf_addf(&sb, ",upperdir=%s,workdir=%s,index=off,redirect_dir=off,metacopy=off",
-                      upper + prefix_len, work + prefix_len);
+        (void)strbuf_addf(&sb, "%s%s", i == n ? "" : ":", lowers[i - 1]);
+    (void)strbuf_addf(&sb, ",upperdir=%s,workdir=%s,index=off,redirect_dir=off,metacopy=off", upper,
+                      work);
     return strbuf_detach(&sb, NULL);
 }
 
@@ -252,6 +229,11 @@ static int validate(const struct run_options *o, struct rs_err *err)
         return rs_err_msg(err, -EINVAL, "invalid working directory '%s': must be absolute", o->cwd);
     if (o->hostname && (!o->hostname[0] || strlen(o->hostname) > 64))
         return rs_err_msg(err, -EINVAL, "invalid hostname '%s': 1 to 64 characters", o->hostname);
+    /* It goes into /etc/hosts, where blanks separate names. */
+    if (o->hostname && o->hostname[strspn(o->hostname, HOSTNAME_CHARS)])
+        return rs_err_msg(err, -EINVAL,
+                          "invalid hostname '%s': letters, digits, '-', '_' and '.' only",
+                          o->hostname);
     for (size_t i = 0; i < o->n_binds; i++) {
         const struct run_bind *b = &o->binds[i];
         if (!b->source || !b->source[0] || !b->dest || b->dest[0] != '/')
@@ -268,11 +250,57 @@ static int validate(const struct run_options *o, struct rs_err *err)
     return 0;
 }
 
+/* s, owned by the plan from now on. */
+static const char *plan_own(struct plan *p, char *s)
+{
+    strv_consume(&p->strings, s);
+    return s;
+}
+
+/* What docker writes for a container with only loopback: the names every system has for it, and
+ * the container's own name on 127.0.1.1, as Debian's installer names the host. */
+#define HOSTS_LOOPBACK                         \
+ "127.0.0.1\tlocalhost\n"                      \
+ "::1\tlocalhost ip6-localhost ip6-loopback\n" \
+ "ff02::1\tip6-allnodes\n"                     \
+ "ff02::2\tip6-allrouters\n"
+
+static struct op *add_etc_file(struct plan *p, const char *dest, const char *host_source,
+                               const char *data)
+{
+    struct op *op = add_op(p, OP_ETC_FILE, dest);
+
+    op->source = host_source;
+    op->data = data;
+    return op;
+}
+
+/* The container's own /etc/hostname, /etc/hosts and, sharing the host's network, the host's
+ * /etc/resolv.conf: an image's copies are the build host's (debootstrap copies hostname and
+ * resolv.conf in) or missing (a minbase has no hosts, so "localhost" does not resolve). */
+static void plan_etc_files(struct plan *p, const struct run_options *o)
+{
+    const char *host_line = plan_own(p, xasprintf("127.0.1.1\t%s\n", p->hostname));
+
+    add_etc_file(p, "etc/hostname", NULL, plan_own(p, xasprintf("%s\n", p->hostname)));
+    if (!o->no_hosts) {
+        if (o->net == RUN_NET_HOST)
+            add_etc_file(p, "etc/hosts", "/etc/hosts", host_line);
+        else
+            add_etc_file(p, "etc/hosts", NULL,
+                         plan_own(p, xasprintf(HOSTS_LOOPBACK "%s", host_line)));
+    }
+    if (o->net == RUN_NET_HOST)
+        add_etc_file(p, "etc/resolv.conf", "/etc/resolv.conf", "")->flags = OPF_OPTIONAL;
+}
+
 static void plan_mounts(struct plan *p, const struct run_options *o)
 {
     struct op *op;
 
     if (o->lower_dirs) {
+        if (o->etc_files)
+            plan_etc_files(p, o);
         op = add_op(p, OP_ROOT_OVERLAY, o->merged_dir);
         op->source = o->upper_dir;
     } else {
@@ -321,6 +349,7 @@ int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err
     p->opts = o;
     p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
     p->join_net = o->net == RUN_NET_PRIVATE;
+    p->hostname = xstrdup(o->hostname ? o->hostname : "rootstock");
     plan_mounts(p, o);
 
     p->argv = strv_copy(o->argv);
@@ -332,7 +361,6 @@ int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err
     if (o->tty && !env_has(p->env, "TERM"))
         strv_push(&p->env, "TERM=xterm");
     p->cwd = xstrdup(o->cwd ? o->cwd : "/");
-    p->hostname = xstrdup(o->hostname ? o->hostname : "rootstock");
     p->uid = o->uid;
     p->gid = o->gid;
     p->caps = (run_default_caps() | o->cap_add) & ~o->cap_drop;
@@ -345,13 +373,6 @@ int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err
     };
     *ret = TAKE_PTR(p);
     return 0;
-}
-
-/* s, owned by the plan from now on. */
-static const char *plan_own(struct plan *p, char *s)
-{
-    strv_consume(&p->strings, s);
-    return s;
 }
 
 void run_plan_add_cgroupfs(struct plan *p, bool v2, const struct cg_hierarchy *h, size_t n)

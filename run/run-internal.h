@@ -13,7 +13,11 @@
 /* ---- the plan ---- */
 
 enum op_kind {
-    OP_ROOT_OVERLAY,  /* overlay of lowers+upper+work on merged; the root becomes merged */
+    OP_ETC_FILE,      /* before the overlay: a file of the container's own /etc (dest "etc/hosts"):
+                       * the host file source's text (if source is set; when it cannot be read,
+                       * no file with OPF_OPTIONAL, else only data), then data */
+    OP_ROOT_OVERLAY,  /* overlay of lowers+upper+work on merged; the root becomes merged (with
+                       * the files of OP_ETC_FILE in a tmpfs as the top lower) */
     OP_ROOT_BIND,     /* bind root_dir onto itself; the root is root_dir */
     OP_MOUNT,         /* a fresh filesystem (fstype, data) on dest inside the root */
     OP_MKNOD,         /* a character device dest (mode, dev) */
@@ -29,7 +33,7 @@ enum op_kind {
 
 enum op_flags {
     OPF_READ_ONLY = 1 << 0, /* OP_MOUNT, OP_BIND */
-    OPF_OPTIONAL = 1 << 1,  /* a missing dest is skipped (masks) */
+    OPF_OPTIONAL = 1 << 1,  /* a missing dest (masks), or source (OP_ETC_FILE), is skipped */
 };
 
 struct op {
@@ -103,14 +107,8 @@ int run_parse_user(const char *text, uid_t *ret_uid, gid_t *ret_gid, struct rs_e
 int run_exit_code(int wait_status);
 
 /* The overlay options string "lowerdir=TOP:...:BOTTOM,upperdir=..,workdir=..,index=off,...".
- * With prefix_len > 0 every path (lowers, upper and work, which must all share the prefix) has its
- * first prefix_len bytes (a common directory and its
- * '/') cut off, for a mount done after chdir to that directory. Returns an owned string. */
-char *run_overlay_options(char *const *lowers, const char *upper, const char *work,
-                          size_t prefix_len);
-/* The length of the longest common directory prefix of all of paths (with its trailing
- * '/'), or 0 if there is none but "/". */
-size_t run_common_dir_prefix(char *const *paths);
+ * Returns an owned string. */
+char *run_overlay_options(char *const *lowers, const char *upper, const char *work);
 
 /* ---- cgroups (cgroup.c) ---- */
 

@@ -57,6 +57,14 @@ struct run_options {
      * without the option (before 5.10) mount as usual. The overlay's "volatile" marker under
      * work_dir (work/incompat/volatile/dirty) is removed while the command runs. */
     bool discard_upper;
+    /* With lower_dirs: the container gets its own /etc/hostname (the hostname), /etc/hosts
+     * (localhost and the hostname; sharing the host's network, the host's file and the
+     * hostname) and, sharing the host's network, a copy of the host's /etc/resolv.conf, as
+     * docker and podman write them for each container. They are in a small tmpfs laid over the
+     * image as its top layer, in the container's mount namespace only: never in upper_dir
+     * unless the container changes them. Not when the image's /etc is not a directory. */
+    bool etc_files;
+    bool no_hosts; /* with etc_files: keep the image's /etc/hosts (podman's --no-hosts) */
 
     char *const *argv;    /* required, non-empty; argv[0] is searched in env's PATH */
     char *const *env;     /* the environment ("K=V"); PATH and HOME get defaults if absent */

@@ -46,7 +46,7 @@ check "writes are gone after exit" sh -c '[ "$(runroot $IMG cat /etc/marker </de
 check "nothing but an empty spare is left in the store's containers/" sh -c '[ "$(ls "$ROOTSTOCK_ROOT/containers")" = spare ] && [ -z "$(ls -A "$ROOTSTOCK_ROOT/containers/spare/upper")" ]'
 rr $IMG chmod 700 / 2>/dev/null
 check "a change to / itself does not reach the next run through the spare" sh -c '[ "$(runroot $IMG stat -c %a / </dev/null)" = 755 ] && [ "$(runroot $IMG stat -c %a / </dev/null)" = 755 ]'
-check "/ is 0755 whatever runroot's umask, for any user" sh -c 'rm -rf "$ROOTSTOCK_ROOT/containers/spare"; umask 077; [ "$(runroot -u 1000 $IMG sh -c "stat -c %a /; ls /etc" </dev/null | tr "\n" " ")" = "755 marker " ]'
+check "/ is 0755 whatever runroot's umask, for any user" sh -c 'rm -rf "$ROOTSTOCK_ROOT/containers/spare"; umask 077; [ "$(runroot -u 1000 $IMG sh -c "stat -c %a /; ls /etc" </dev/null | tr "\n" " ")" = "755 hostname hosts marker " ]'
 check "the old root is gone before the command runs" sh -c '[ "$(runroot $IMG sh -c "ls -a /dev | grep -c oldroot; grep -c \" / / \" /proc/self/mountinfo" </dev/null | tr "\n" " ")" = "0 1 " ]'
 par() {
     for i in 1 2 3 4 5 6 7 8; do

@@ -129,6 +129,65 @@ static void plan__root_dir_is_bound_and_binds_go_before_pivot(void **state)
     assert_true(i_bind < i_pivot && i_ro == p->n_ops - 1);
 }
 
+static void plan__etc_files_come_before_the_overlay_and_follow_the_network(void **state)
+{
+    (void)state;
+    struct run_options o;
+    struct rs_err err = RS_ERR_INIT;
+    struct plan *p = NULL;
+    const struct op *op;
+    size_t i_name = 0, i_hosts = 0, i_root = 0;
+
+    overlay_opts(&o);
+    o.etc_files = true;
+    o.hostname = "web1";
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_non_null(op = find_op(p, OP_ETC_FILE, "etc/hostname", &i_name));
+    assert_null(op->source);
+    assert_string_equal(op->data, "web1\n");
+    assert_non_null(op = find_op(p, OP_ETC_FILE, "etc/hosts", &i_hosts));
+    assert_null(op->source);
+    assert_non_null(strstr(op->data, "127.0.0.1\tlocalhost\n"));
+    assert_non_null(strstr(op->data, "::1\tlocalhost "));
+    assert_non_null(strstr(op->data, "\n127.0.1.1\tweb1\n"));
+    assert_null(find_op(p, OP_ETC_FILE, "etc/resolv.conf", NULL));
+    assert_non_null(find_op(p, OP_ROOT_OVERLAY, NULL, &i_root));
+    assert_true(i_name < i_root && i_hosts < i_root);
+    p = run_plan_free(p);
+
+    /* The host's network: its hosts file and the hostname, its resolv.conf when it has one. */
+    o.net = RUN_NET_HOST;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_non_null(op = find_op(p, OP_ETC_FILE, "etc/hosts", NULL));
+    assert_string_equal(op->source, "/etc/hosts");
+    assert_string_equal(op->data, "127.0.1.1\tweb1\n");
+    assert_false(op->flags & OPF_OPTIONAL);
+    assert_non_null(op = find_op(p, OP_ETC_FILE, "etc/resolv.conf", NULL));
+    assert_string_equal(op->source, "/etc/resolv.conf");
+    assert_string_equal(op->data, "");
+    assert_true(op->flags & OPF_OPTIONAL);
+    p = run_plan_free(p);
+
+    o.no_hosts = true;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_null(find_op(p, OP_ETC_FILE, "etc/hosts", NULL));
+    assert_non_null(find_op(p, OP_ETC_FILE, "etc/hostname", NULL));
+    p = run_plan_free(p);
+
+    /* Not asked for, or a root directory (mkroot's configure: nothing layered over it). */
+    overlay_opts(&o);
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_null(find_op(p, OP_ETC_FILE, NULL, NULL));
+    p = run_plan_free(p);
+    run_options_init(&o);
+    o.root_dir = "/tmp/x/root";
+    o.argv = argv_true;
+    o.etc_files = true;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_null(find_op(p, OP_ETC_FILE, NULL, NULL));
+    p = run_plan_free(p);
+}
+
 static void cgroup__names_say_their_owner(void **state)
 {
     (void)state;
@@ -228,6 +287,12 @@ static void plan__bad_options_fill_err_and_leave_ret(void **state)
     rs_err_release(&err);
 
     overlay_opts(&o);
+    o.hostname = "a b";
+    assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "invalid hostname 'a b'"));
+    rs_err_release(&err);
+
+    overlay_opts(&o);
     o.cwd = "relative";
     assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "'relative'"));
@@ -313,23 +378,13 @@ static void exit_code__status_and_signals(void **state)
     assert_int_equal(run_exit_code(SIGTERM), 143);
 }
 
-static void overlay__options_put_the_top_layer_first_and_strip_a_common_prefix(void **state)
+static void overlay__options_put_the_top_layer_first(void **state)
 {
     (void)state;
-    _cleanup_free_ char *s = run_overlay_options(lowers2, "/s/c/upper", "/s/c/work", 0);
-    char *all[] = { (char *)"/s/layers/a/root", (char *)"/s/layers/b/root", (char *)"/s/c/upper",
-                    (char *)"/s/c/work", NULL };
-    size_t n = run_common_dir_prefix(all);
-    _cleanup_free_ char *rel = NULL;
+    _cleanup_free_ char *s = run_overlay_options(lowers2, "/s/c/upper", "/s/c/work");
 
     assert_string_equal(s, "lowerdir=/s/layers/b/root:/s/layers/a/root,upperdir=/s/c/upper,"
                            "workdir=/s/c/work,index=off,redirect_dir=off,metacopy=off");
-    assert_int_equal(n, 3);
-    rel = run_overlay_options(lowers2, "/s/c/upper", "/s/c/work", n);
-    assert_string_equal(rel, "lowerdir=layers/b/root:layers/a/root,upperdir=c/upper,"
-                             "workdir=c/work,index=off,redirect_dir=off,metacopy=off");
-    char *none[] = { (char *)"/a/x", (char *)"/b/y", NULL };
-    assert_int_equal(run_common_dir_prefix(none), 0);
 }
 
 /* got (owned) is want; freed. */
@@ -462,6 +517,7 @@ int main(void)
             plan__overlay_root_comes_first_then_proc_dev_then_pivot_then_net_sys_masks),
         cmocka_unit_test(plan__namespaces_follow_the_network_mode),
         cmocka_unit_test(plan__root_dir_is_bound_and_binds_go_before_pivot),
+        cmocka_unit_test(plan__etc_files_come_before_the_overlay_and_follow_the_network),
         cmocka_unit_test(plan__env_gets_defaults_and_keeps_given_values),
         cmocka_unit_test(cgroup__names_say_their_owner),
         cmocka_unit_test(plan__caps_are_docker_defaults_plus_add_minus_drop),
@@ -470,7 +526,7 @@ int main(void)
         cmocka_unit_test(parse__volumes),
         cmocka_unit_test(parse__cpus_users_caps),
         cmocka_unit_test(exit_code__status_and_signals),
-        cmocka_unit_test(overlay__options_put_the_top_layer_first_and_strip_a_common_prefix),
+        cmocka_unit_test(overlay__options_put_the_top_layer_first),
         cmocka_unit_test(cgroup__mode_and_own_paths),
         cmocka_unit_test(cgroup__v1_options_come_from_mountinfo),
         cmocka_unit_test(plan__cgroupfs_is_read_only_and_after_sys),

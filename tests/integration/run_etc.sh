@@ -1,0 +1,103 @@
+#!/bin/bash
+# runroot: the container's own /etc/hostname, /etc/hosts and (--net host) /etc/resolv.conf, as
+# docker and podman write them. They live in a tmpfs laid over the image as its top layer, so
+# "localhost" and the hostname resolve in a root without /etc/hosts (a minbase has none), and
+# nothing of them reaches the container's upper (commits, the spare directory). Also the two
+# ways the overlay is mounted (fsopen, and one mount(2) option string as before kernel 6.8,
+# forced with the nosys helper), with more layers than one option string holds.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd busybox
+[ -x "$RS_HELPERS/nosys" ] || skip_all "needs the nosys helper"
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "needs overlayfs"
+
+# busybox_root DIR: busybox's applets in DIR/bin.
+busybox_root() {
+    mkdir -p "$1/bin" "$1/proc" "$1/sys" "$1/dev"
+    cp "$(command -v busybox)" "$1/bin/busybox"
+    for a in $(busybox --list); do [ "$a" = busybox ] || ln -s busybox "$1/bin/$a"; done
+}
+import() { "$ROOTSTOCK" image import-dir "$1" "$2" >/dev/null 2>"$T/import.err" || bail_out "image import-dir $2: $(cat "$T/import.err")"; }
+rr() { runroot "$@" </dev/null; }
+export -f rr
+
+# The image has the build host's hosts, hostname and resolv.conf, as debootstrap leaves them,
+# and an /etc of its own mode, group and time.
+R=$T/root
+busybox_root "$R"
+mkdir -p "$R/etc"
+printf '10.9.9.9\timagehost\n' >"$R/etc/hosts"
+echo build-host >"$R/etc/hostname"
+echo 'nameserver 192.0.2.53' >"$R/etc/resolv.conf"
+chmod 751 "$R/etc"
+chgrp 4 "$R/etc"
+touch -d '2001-02-03 04:05:06 UTC' "$R/etc"
+import "$R" tiny
+etc_want="751 0 4 $(date -d '2001-02-03 04:05:06 UTC' +%s)"
+
+plan 16
+check "/etc/hostname holds the container's hostname" rr tiny sh -c '[ "$(cat /etc/hostname)" = "$(hostname)" ]'
+check "localhost answers, and the hostname resolves to 127.0.1.1" \
+    rr tiny sh -c 'ping -c1 -W2 localhost >/dev/null && [ "$(hostname -i)" = 127.0.1.1 ]'
+check "--hostname web1 is in /etc/hostname and /etc/hosts" \
+    bash -c '[ "$(rr --hostname web1 tiny sh -c "cat /etc/hostname; grep -c \"^127.0.1.1	web1$\" /etc/hosts" | tr "\n" " ")" = "web1 1 " ]'
+check "the image's /etc/hosts is replaced; --no-hosts keeps it" \
+    bash -c '! rr tiny grep -q imagehost /etc/hosts && [ "$(rr --no-hosts tiny cat /etc/hosts)" = "$(cat "$1/etc/hosts")" ]' _ "$R"
+check "the private network keeps the image's /etc/resolv.conf" \
+    bash -c '[ "$(rr tiny cat /etc/resolv.conf)" = "nameserver 192.0.2.53" ]'
+host_hosts=$(cat /etc/hosts 2>/dev/null; printf '127.0.1.1\thb')
+check "--net host: /etc/hosts is the host's and the hostname" \
+    bash -c '[ "$(rr --net host --hostname hb tiny cat /etc/hosts)" = "$1" ]' _ "$host_hosts"
+if [ -r /etc/resolv.conf ]; then
+    check "--net host: /etc/resolv.conf is the host's" cmp -s <(rr --net host tiny cat /etc/resolv.conf) /etc/resolv.conf
+else
+    check "--net host without a host resolv.conf keeps the image's" \
+        bash -c '[ "$(rr --net host tiny cat /etc/resolv.conf)" = "nameserver 192.0.2.53" ]'
+fi
+check "/etc keeps the image's mode, owner and times" \
+    bash -c '[ "$(rr tiny stat -c "%a %u %g %Y" /etc)" = "$1" ]' _ "$etc_want"
+check "uid 1000 reads them; with --read-only they cannot be changed" \
+    bash -c 'rr -u 1000 tiny grep -q localhost /etc/hosts && ! rr --read-only tiny sh -c "echo x >>/etc/hosts" 2>/dev/null'
+check "a run that writes nothing leaves only the empty spare" \
+    bash -c '[ "$(ls "$ROOTSTOCK_ROOT/containers")" = spare ] && [ -z "$(ls -A "$ROOTSTOCK_ROOT/containers/spare/upper")" ]'
+
+# --commit: the container's change to /etc is kept (in an /etc with the image's attributes),
+# its own files are not.
+rr --commit c1 tiny sh -c 'echo new >/etc/new' >/dev/null
+check "--commit keeps a change in /etc but not the container's hostname and hosts" bash -c '
+    [ "$(rr --no-hosts c1 sh -c "cat /etc/new /etc/hosts; stat -c %a /etc" | tr "\n" " ")" = "new 10.9.9.9	imagehost 751 " ] &&
+    [ "$(find "$ROOTSTOCK_ROOT/layers" -path "*/root/etc/host*" | wc -l)" -eq 2 ]'
+
+# An /etc that is not a directory is the image's business: left as it is.
+L=$T/linked
+busybox_root "$L"
+mkdir -p "$L/usr/etc"
+echo img-linked >"$L/usr/etc/hostname"
+ln -s usr/etc "$L/etc"
+import "$L" linked
+check "an image whose /etc is a symlink keeps it and its files" \
+    bash -c '[ "$(rr linked sh -c "readlink /etc; cat /etc/hostname" | tr "\n" " ")" = "usr/etc img-linked " ]'
+N=$T/noetc
+busybox_root "$N"
+check "a root without /etc gets one (0755) with the hostname and hosts" \
+    bash -c '[ "$(rr "$1" sh -c "stat -c %a /etc; ls /etc" | tr "\n" " ")" = "755 hostname hosts " ]' _ "$N"
+
+# 60 layers, whose paths in one "lowerdir=" string exceed a page: the mount(2) path names
+# them by fd number from /proc/self/fd; fsopen takes them one at a time.
+prev=tiny
+for i in $(seq 1 59); do
+    rr --commit "deep$i" "$prev" sh -c "echo $i >/l$i" >/dev/null || bail_out "commit deep$i failed"
+    prev=deep$i
+done
+check "60 layers: every layer is seen, with fsopen" \
+    bash -c '[ "$(rr deep59 sh -c "cat /l* | wc -l; hostname -i; grep -c lowerdir+= /proc/self/mountinfo")" = "59
+127.0.1.1
+1" ]'
+check "60 layers: every layer is seen, with one mount(2) naming them by fd" \
+    bash -c '[ "$("$RS_HELPERS/nosys" 430 runroot deep59 sh -c "cat /l* | wc -l; hostname -i; grep -c \"lowerdir=[0-9][0-9]*:[0-9]\" /proc/self/mountinfo" </dev/null)" = "59
+127.0.1.1
+1" ]'
+expect_fail 125 "invalid hostname 'a b'" "a hostname that would break /etc/hosts is refused" \
+    runroot --hostname 'a b' tiny true
+
+done_testing
