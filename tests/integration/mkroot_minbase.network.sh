@@ -14,7 +14,7 @@ curl -fsS -o /dev/null --max-time 10 "$M/dists/trixie/InRelease" 2>/dev/null ||
     skip_all "the mirror is not reachable"
 
 SUITE=trixie
-plan 17
+plan 18
 
 # Files that differ between a debootstrap root and mkroot's by nature; everything else must be
 # equal (paths, types, modes, owners, link targets, contents, file capabilities).
@@ -28,7 +28,7 @@ var/log/dpkg.log             # timestamped logs, removed from images
 var/log/alternatives.log     # timestamped logs, removed from images
 EOF
 
-# 1-4: a cold build, then what dpkg says about it.
+# 1-5: a cold build, then what dpkg says about it, and names resolve in it.
 start=$(date +%s.%N)
 mkroot "$SUITE" minbase -t mb >"$T/out" 2>"$T/err"
 rc=$?
@@ -41,11 +41,14 @@ runroot mb dpkg --audit >"$T/audit" 2>&1
 check "dpkg --audit prints nothing" [ ! -s "$T/audit" ]
 n=$(mkroot "$SUITE" minbase --offline --print-packages 2>/dev/null | wc -l)
 runroot mb dpkg -l >"$T/dpkgl" 2>&1
-check "dpkg -l shows all $n packages installed" \
-    [ "$n" -gt 50 ] && [ "$(grep -c '^ii ' "$T/dpkgl")" -eq "$n" ] &&
-    [ "$(tail -n +6 "$T/dpkgl" | grep -vc '^ii ')" -eq 0 ]
+check "dpkg -l shows all $n packages installed" eval '[ "$n" -gt 50 ] &&
+    [ "$(grep -c "^ii " "$T/dpkgl")" -eq "$n" ] && [ "$(tail -n +6 "$T/dpkgl" | grep -vc "^ii ")" -eq 0 ]'
+# A minbase has no /etc/hosts; runroot gives each container one.
+check "localhost and the container's hostname resolve (getent), private and host network" eval '
+    runroot mb sh -c "getent hosts localhost && getent hosts \$(hostname)" >/dev/null &&
+    runroot --net host mb sh -c "getent hosts localhost && getent hosts \$(hostname)" >/dev/null'
 
-# 5-6: cache hits. How fast one is, is bench/mkroot_build.sh's to say ("hot"); here, what it
+# 6-7: cache hits. How fast one is, is bench/mkroot_build.sh's to say ("hot"); here, what it
 # does: the same image, and nothing built.
 layers_before=$(ls "$ROOTSTOCK_ROOT/layers" | sort | tr '\n' ' ')
 start=$(date +%s.%N)
@@ -58,7 +61,7 @@ check "... of the same image, with no layer built" eval 'cmp -s "$T/out" "$T/out
     [ "$(ls "$ROOTSTOCK_ROOT/layers" | sort | tr "\n" " ")" = "$layers_before" ] &&
     ! grep -qE "unpack|configur" "$T/err2"'
 
-# 7-8: the same tree as debootstrap's.
+# 8-9: the same tree as debootstrap's.
 mkroot "$SUITE" minbase -t mb --offline -o "$T/ours" >/dev/null 2>"$T/err"
 check "-o DIR writes the root" eval '[ -x "$T/ours/usr/bin/bash" ] && [ -L "$T/ours/bin" ]'
 debootstrap --variant=minbase "$SUITE" "$T/dbs" "$M" >"$T/dbs.log" 2>&1 || diag "debootstrap failed: $(tail -3 "$T/dbs.log")"
@@ -69,7 +72,7 @@ check "the root equals debootstrap --variant=minbase's (documented exceptions as
 [ "$rc" -eq 0 ] || diag "$(head -40 "$T/cmp")"
 rm -rf "$T/dbs" "$T/ours"
 
-# 9-10: SOURCE_DATE_EPOCH: two builds in two stores give the same tree, bit for bit.
+# 10-11: SOURCE_DATE_EPOCH: two builds in two stores give the same tree, bit for bit.
 for s in a b; do
     mkdir -p "$T/sde-$s"
     cp -al "$ROOTSTOCK_ROOT/blobs" "$T/sde-$s/"
@@ -82,7 +85,7 @@ check "SOURCE_DATE_EPOCH: identical trees and images" cmp -s "$T/sde-a.tar" "$T/
     [ "$(cut -d' ' -f2 "$T/sde-a.out")" = "$(cut -d' ' -f2 "$T/sde-b.out")" ]
 rm -rf "$T"/sde-*
 
-# 11-13: --include: the cached minbase layer plus one layer with only the new packages.
+# 12-14: --include: the cached minbase layer plus one layer with only the new packages.
 mkroot "$SUITE" minbase --include procps -t mbp >"$T/out" 2>"$T/err"
 check "--include procps builds" [ $? -eq 0 ]
 base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0])' "$(ls "$ROOTSTOCK_ROOT"/images/mb*latest*.json | head -1)" 2>/dev/null)
@@ -91,7 +94,7 @@ check "--include reuses the minbase layer and adds one" [ "$layers" = "2 $base" 
 runroot mbp sh -c 'dpkg --audit && ps --version' >"$T/ps" 2>&1
 check "procps works in the layered image, dpkg --audit clean" grep -q procps-ng "$T/ps"
 
-# 14-17: apt inside the image with the host network, and --commit.
+# 15-18: apt inside the image with the host network, and --commit.
 runroot --net host --commit mbapt mb sh -c 'apt-get update -q && apt-get install -y -q procps' >"$T/apt" 2>&1
 rc=$?
 check "apt-get update && apt-get install -y procps works with --net host" [ "$rc" -eq 0 ]
