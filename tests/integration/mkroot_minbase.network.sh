@@ -81,8 +81,8 @@ for s in a b; do
         -o "$T/sde-$s.tar" >"$T/sde-$s.out" 2>"$T/sde-$s.err" || diag "$(tail -5 "$T/sde-$s.err")"
 done
 check "SOURCE_DATE_EPOCH: both builds succeed" eval '[ -s "$T/sde-a.tar" ] && [ -s "$T/sde-b.tar" ]'
-check "SOURCE_DATE_EPOCH: identical trees and images" cmp -s "$T/sde-a.tar" "$T/sde-b.tar" &&
-    [ "$(cut -d' ' -f2 "$T/sde-a.out")" = "$(cut -d' ' -f2 "$T/sde-b.out")" ]
+check "SOURCE_DATE_EPOCH: identical trees and images" eval 'cmp -s "$T/sde-a.tar" "$T/sde-b.tar" &&
+    [ "$(cut -d" " -f2 "$T/sde-a.out")" = "$(cut -d" " -f2 "$T/sde-b.out")" ]'
 rm -rf "$T"/sde-*
 
 # 12-14: --include: the cached minbase layer plus one layer with only the new packages.
