@@ -33,6 +33,7 @@ enum {
     OPT_NET,
     OPT_HOSTNAME,
     OPT_NO_HOSTS,
+    OPT_ADD_HOST,
     OPT_INIT,
     OPT_COMMIT,
 };
@@ -53,6 +54,7 @@ static void usage(FILE *f)
             "                         (then /etc/resolv.conf and /etc/hosts are the host's)\n"
             "      --hostname NAME    hostname (default: the short container id), written to\n"
             "                         /etc/hostname and /etc/hosts with localhost\n"
+            "      --add-host NAME:IP add a line to /etc/hosts (repeatable)\n"
             "      --no-hosts         keep the image's /etc/hosts\n"
             "  -m, --memory SIZE      memory limit, swap included (100M, 1.5G)\n"
             "      --cpus N           CPU limit (1.5 = one and a half CPUs)\n"
@@ -75,6 +77,8 @@ struct args {
     char **env;
     char **bind_storage;
     struct run_bind *binds;
+    char **host_storage;
+    struct run_host *hosts;
     const char *workdir;
     const char *user;
     const char *commit;
@@ -88,6 +92,8 @@ static void args_release(struct args *a)
 {
     strv_free(a->env);
     strv_free(a->bind_storage);
+    strv_free(a->host_storage);
+    free(a->hosts);
     free(a->binds);
     free(a->image);
     strv_free(a->command);
@@ -171,6 +177,16 @@ static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
     case OPT_NO_HOSTS:
         a->o.no_hosts = true;
         return 0;
+    case OPT_ADD_HOST: {
+        struct run_host h;
+        char *storage;
+        if (run_parse_host(arg, &h, &storage, err) < 0)
+            return rs_err_ret(err);
+        strv_consume(&a->host_storage, storage);
+        a->hosts = xreallocarray(a->hosts, a->o.n_hosts + 1, sizeof(*a->hosts));
+        a->hosts[a->o.n_hosts++] = h;
+        return 0;
+    }
     case OPT_INIT:
         a->o.init = true;
         return 0;
@@ -203,6 +219,7 @@ static int parse_argv(struct args *a, int argc, char *argv[])
         { "net", required_argument, NULL, OPT_NET },
         { "hostname", required_argument, NULL, OPT_HOSTNAME },
         { "no-hosts", no_argument, NULL, OPT_NO_HOSTS },
+        { "add-host", required_argument, NULL, OPT_ADD_HOST },
         { "init", no_argument, NULL, OPT_INIT },
         { "commit", required_argument, NULL, OPT_COMMIT },
         { "tty", no_argument, NULL, 't' },
@@ -453,6 +470,7 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
         return rs_err_wrap(err, "image '%s'", img->name);
     }
     a->o.binds = a->binds;
+    a->o.hosts = a->hosts;
     a->o.tty = a->tty || isatty(STDIN_FILENO);
     a->o.cgroup = true;
 

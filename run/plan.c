@@ -2,6 +2,7 @@
  * system calls, so every decision here is unit-tested without root (tests/unit/test_run.c). */
 #include "run/run-internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -104,6 +105,45 @@ int run_parse_bind(const char *text, struct run_bind *ret, char **ret_storage, s
     ret->source = copy;
     ret->dest = dst;
     ret->read_only = ro;
+    *ret_storage = TAKE_PTR(copy);
+    return 0;
+}
+
+static bool valid_host_name(const char *name)
+{
+    return name[0] && strlen(name) <= 253 && !name[strspn(name, HOSTNAME_CHARS)];
+}
+
+static bool valid_address(const char *address)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, address, buf) == 1 || inet_pton(AF_INET6, address, buf) == 1;
+}
+
+int run_parse_host(const char *text, struct run_host *ret, char **ret_storage, struct rs_err *err)
+{
+    _cleanup_free_ char *copy = xstrdup(text);
+    char *address = strchr(copy, ':');
+    size_t len;
+
+    if (!address)
+        return rs_err_msg(err, -EINVAL, "invalid host '%s': expected NAME:ADDRESS", text);
+    *address++ = '\0';
+    len = strlen(address);
+    if (address[0] == '[' && len > 2 && address[len - 1] == ']') {
+        address[len - 1] = '\0';
+        address++;
+    }
+    if (!valid_host_name(copy))
+        return rs_err_msg(err, -EINVAL,
+                          "invalid host '%s': the name takes letters, digits, '-', '_' and '.'",
+                          text);
+    if (!valid_address(address))
+        return rs_err_msg(err, -EINVAL, "invalid host '%s': '%s' is not an IP address", text,
+                          address);
+    ret->name = copy;
+    ret->address = address;
     *ret_storage = TAKE_PTR(copy);
     return 0;
 }
@@ -230,7 +270,7 @@ static int validate(const struct run_options *o, struct rs_err *err)
     if (o->hostname && (!o->hostname[0] || strlen(o->hostname) > 64))
         return rs_err_msg(err, -EINVAL, "invalid hostname '%s': 1 to 64 characters", o->hostname);
     /* It goes into /etc/hosts, where blanks separate names. */
-    if (o->hostname && o->hostname[strspn(o->hostname, HOSTNAME_CHARS)])
+    if (o->hostname && !valid_host_name(o->hostname))
         return rs_err_msg(err, -EINVAL,
                           "invalid hostname '%s': letters, digits, '-', '_' and '.' only",
                           o->hostname);
@@ -243,6 +283,15 @@ static int validate(const struct run_options *o, struct rs_err *err)
             return rs_err_msg(err, -EINVAL, "invalid volume '%s': cannot mount over '/'",
                               b->source);
     }
+    if (o->no_hosts && o->n_hosts)
+        return rs_err_msg(err, -EINVAL,
+                          "cannot add hosts with --no-hosts, which keeps the image's /etc/hosts");
+    for (size_t i = 0; i < o->n_hosts; i++)
+        if (!o->hosts[i].name || !valid_host_name(o->hosts[i].name) || !o->hosts[i].address ||
+            !valid_address(o->hosts[i].address))
+            return rs_err_msg(err, -EINVAL, "invalid host '%s:%s'",
+                              o->hosts[i].name ? o->hosts[i].name : "",
+                              o->hosts[i].address ? o->hosts[i].address : "");
     if (o->io_weight > 10000)
         return rs_err_msg(err, -ERANGE, "invalid io weight %u: 1 to 10000", o->io_weight);
     if ((int)o->net < 0 || o->net >= _RUN_NET_MAX)
@@ -280,15 +329,17 @@ static struct op *add_etc_file(struct plan *p, const char *dest, const char *hos
  * resolv.conf in) or missing (a minbase has no hosts, so "localhost" does not resolve). */
 static void plan_etc_files(struct plan *p, const struct run_options *o)
 {
-    const char *host_line = plan_own(p, xasprintf("127.0.1.1\t%s\n", p->hostname));
+    struct strbuf hosts = STRBUF_INIT(SIZE_MAX / 2);
 
     add_etc_file(p, "etc/hostname", NULL, plan_own(p, xasprintf("%s\n", p->hostname)));
     if (!o->no_hosts) {
-        if (o->net == RUN_NET_HOST)
-            add_etc_file(p, "etc/hosts", "/etc/hosts", host_line);
-        else
-            add_etc_file(p, "etc/hosts", NULL,
-                         plan_own(p, xasprintf(HOSTS_LOOPBACK "%s", host_line)));
+        if (o->net != RUN_NET_HOST)
+            (void)strbuf_addstr(&hosts, HOSTS_LOOPBACK);
+        (void)strbuf_addf(&hosts, "127.0.1.1\t%s\n", p->hostname);
+        for (size_t i = 0; i < o->n_hosts; i++)
+            (void)strbuf_addf(&hosts, "%s\t%s\n", o->hosts[i].address, o->hosts[i].name);
+        add_etc_file(p, "etc/hosts", o->net == RUN_NET_HOST ? "/etc/hosts" : NULL,
+                     plan_own(p, strbuf_detach(&hosts, NULL)));
     }
     if (o->net == RUN_NET_HOST)
         add_etc_file(p, "etc/resolv.conf", "/etc/resolv.conf", "")->flags = OPF_OPTIONAL;

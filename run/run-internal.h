@@ -99,6 +99,9 @@ uint64_t run_default_caps(void);
 int run_parse_cap(const char *name, uint64_t *ret_mask, struct rs_err *err);
 /* Parse "SRC:DST[:ro|:rw]"; ret's strings point into a copy owned by *ret_storage. */
 int run_parse_bind(const char *text, struct run_bind *ret, char **ret_storage, struct rs_err *err);
+/* Parse "NAME:ADDRESS" (an IPv6 address may be in brackets); ret's strings point into a copy
+ * owned by *ret_storage. */
+int run_parse_host(const char *text, struct run_host *ret, char **ret_storage, struct rs_err *err);
 /* Parse "1.5" CPUs into millis (1500); 0 < cpus <= 4096, at most 3 decimals. */
 int run_parse_cpus(const char *text, uint32_t *ret_millis, struct rs_err *err);
 /* Parse "UID[:GID]" (numbers only; GID defaults to UID). */

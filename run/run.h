@@ -29,6 +29,12 @@ struct run_bind {
     bool read_only;
 };
 
+/* --add-host NAME:ADDRESS: one more line of the container's /etc/hosts. */
+struct run_host {
+    const char *name;    /* borrowed: letters, digits, '-', '_' and '.' */
+    const char *address; /* borrowed: an IPv4 or IPv6 address */
+};
+
 /* What to run and how. Initialise with run_options_init(), then set fields; every pointer is
  * borrowed for the duration of run_container().
  *
@@ -65,6 +71,8 @@ struct run_options {
      * unless the container changes them. Not when the image's /etc is not a directory. */
     bool etc_files;
     bool no_hosts; /* with etc_files: keep the image's /etc/hosts (podman's --no-hosts) */
+    const struct run_host *hosts; /* with etc_files: added to /etc/hosts (not with no_hosts) */
+    size_t n_hosts;
 
     char *const *argv;    /* required, non-empty; argv[0] is searched in env's PATH */
     char *const *env;     /* the environment ("K=V"); PATH and HOME get defaults if absent */

@@ -35,7 +35,7 @@ touch -d '2001-02-03 04:05:06 UTC' "$R/etc"
 import "$R" tiny
 etc_want="751 0 4 $(date -d '2001-02-03 04:05:06 UTC' +%s)"
 
-plan 16
+plan 19
 check "/etc/hostname holds the container's hostname" rr tiny sh -c '[ "$(cat /etc/hostname)" = "$(hostname)" ]'
 check "localhost answers, and the hostname resolves to 127.0.1.1" \
     rr tiny sh -c 'ping -c1 -W2 localhost >/dev/null && [ "$(hostname -i)" = 127.0.1.1 ]'
@@ -97,6 +97,13 @@ check "60 layers: every layer is seen, with one mount(2) naming them by fd" \
     bash -c '[ "$("$RS_HELPERS/nosys" 430 runroot deep59 sh -c "cat /l* | wc -l; hostname -i; grep -c \"lowerdir=[0-9][0-9]*:[0-9]\" /proc/self/mountinfo" </dev/null)" = "59
 127.0.1.1
 1" ]'
+check "--add-host: the names resolve, an IPv6 address may be in brackets" \
+    bash -c '[ "$(rr --add-host db:127.0.0.5 --add-host v6:[fd00::1] tiny sh -c "ping -c1 -W2 db | head -1; grep v6 /etc/hosts")" = "PING db (127.0.0.5): 56 data bytes
+fd00::1	v6" ]'
+expect_fail 2 "invalid host 'db:1.2.3': '1.2.3' is not an IP address" "--add-host with a bad address is a usage error" \
+    runroot --add-host db:1.2.3 tiny true
+expect_fail 125 "cannot add hosts with --no-hosts" "--add-host with --no-hosts is refused" \
+    runroot --no-hosts --add-host db:127.0.0.5 tiny true
 expect_fail 125 "invalid hostname 'a b'" "a hostname that would break /etc/hosts is refused" \
     runroot --hostname 'a b' tiny true
 

@@ -168,6 +168,26 @@ static void plan__etc_files_come_before_the_overlay_and_follow_the_network(void 
     assert_true(op->flags & OPF_OPTIONAL);
     p = run_plan_free(p);
 
+    /* Added hosts follow the hostname, with either network. */
+    struct run_host hosts[] = { { "db", "10.1.2.3" }, { "v6", "fd00::1" } };
+    o.hosts = hosts;
+    o.n_hosts = 2;
+    assert_int_equal(run_plan_build(&o, &p, &err), 0);
+    assert_string_equal(find_op(p, OP_ETC_FILE, "etc/hosts", NULL)->data,
+                        "127.0.1.1\tweb1\n10.1.2.3\tdb\nfd00::1\tv6\n");
+    p = run_plan_free(p);
+    o.no_hosts = true;
+    assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "--no-hosts"));
+    rs_err_release(&err);
+    hosts[1].address = "fd00::zz";
+    o.no_hosts = false;
+    assert_int_equal(run_plan_build(&o, &p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "invalid host 'v6:fd00::zz'"));
+    rs_err_release(&err);
+    o.hosts = NULL;
+    o.n_hosts = 0;
+
     o.no_hosts = true;
     assert_int_equal(run_plan_build(&o, &p, &err), 0);
     assert_null(find_op(p, OP_ETC_FILE, "etc/hosts", NULL));
@@ -186,6 +206,36 @@ static void plan__etc_files_come_before_the_overlay_and_follow_the_network(void 
     assert_int_equal(run_plan_build(&o, &p, &err), 0);
     assert_null(find_op(p, OP_ETC_FILE, NULL, NULL));
     p = run_plan_free(p);
+}
+
+static void parse__host_is_name_colon_address(void **state)
+{
+    (void)state;
+    struct run_host h;
+    struct rs_err err = RS_ERR_INIT;
+    char *storage = NULL;
+
+    assert_int_equal(run_parse_host("db:10.1.2.3", &h, &storage, &err), 0);
+    assert_string_equal(h.name, "db");
+    assert_string_equal(h.address, "10.1.2.3");
+    free(storage);
+    assert_int_equal(run_parse_host("v6:[fd00::1]", &h, &storage, &err), 0);
+    assert_string_equal(h.address, "fd00::1");
+    free(storage);
+    assert_int_equal(run_parse_host("lo6:::1", &h, &storage, &err), 0);
+    assert_string_equal(h.name, "lo6");
+    assert_string_equal(h.address, "::1");
+    free(storage);
+    const char *bad[] = {
+        "db", ":1.2.3.4", "a b:1.2.3.4", "db:1.2.3", "db:", "db:[::1", "db:host"
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        storage = (char *)0x1;
+        assert_int_equal(run_parse_host(bad[i], &h, &storage, &err), -EINVAL);
+        assert_ptr_equal(storage, (char *)0x1);
+        assert_non_null(strstr(err.msg, bad[i]));
+        rs_err_release(&err);
+    }
 }
 
 static void cgroup__names_say_their_owner(void **state)
@@ -518,6 +568,7 @@ int main(void)
         cmocka_unit_test(plan__namespaces_follow_the_network_mode),
         cmocka_unit_test(plan__root_dir_is_bound_and_binds_go_before_pivot),
         cmocka_unit_test(plan__etc_files_come_before_the_overlay_and_follow_the_network),
+        cmocka_unit_test(parse__host_is_name_colon_address),
         cmocka_unit_test(plan__env_gets_defaults_and_keeps_given_values),
         cmocka_unit_test(cgroup__names_say_their_owner),
         cmocka_unit_test(plan__caps_are_docker_defaults_plus_add_minus_drop),
