@@ -31,7 +31,7 @@ static const char *fd_path(int fd, char buf[static 32])
     return buf;
 }
 
-/* The overlay's layers as mounted: the options' own, or (with the container's /etc layer) that
+/* The overlay's layers as mounted: the options' own, or (with the container's top layer) that
  * tmpfs on top, and the upper and work dirs named through fds, as the tmpfs covers the
  * directory that holds them. */
 struct overlay_layers {
@@ -150,11 +150,13 @@ static int mount_overlay(const struct run_options *o, const struct overlay_layer
     return 0;
 }
 
-/* The container's own /etc files (OP_ETC_FILE): a tmpfs mounted on the container's directory
- * (merged, in our mount namespace only) before the overlay, which takes it as its top lower and
- * is then mounted over it. Its etc/ has the image's /etc's mode, owner and times, which the
- * merged /etc shows (and a copy-up of /etc copies). */
-struct etc_layer {
+/* The container's own /etc files (OP_ETC_FILE) and mount points: a tmpfs mounted on the
+ * container's directory (merged, in our mount namespace only) before the overlay, which takes it
+ * as its top lower and is then mounted over it. Its etc/ has the image's /etc's mode, owner and
+ * times, which the merged /etc shows (and a copy-up of /etc copies). */
+static const char *const mount_points[] = { "proc", "sys", "dev" };
+
+struct top_layer {
     bool started;
     bool skipped; /* the image's /etc is not a directory: the image's files are kept */
     int top_fd;   /* O_PATH: the tmpfs's root */
@@ -165,12 +167,12 @@ struct etc_layer {
     struct timespec etc_times[2]; /* the image's /etc's atime and mtime, set once it is filled */
 };
 
-#define ETC_LAYER_INIT                        \
+#define TOP_LAYER_NONE                        \
  {                                            \
   .top_fd = -1, .upper_fd = -1, .work_fd = -1 \
  }
 
-static void etc_layer_close(struct etc_layer *l)
+static void top_layer_close(struct top_layer *l)
 {
     if (l->started)
         umask(l->umask);
@@ -194,7 +196,7 @@ static int image_etc_stat(char *const *lowers, struct stat *ret)
     return 0;
 }
 
-static int etc_layer_start(const struct run_options *o, struct etc_layer *l, struct child_msg *m)
+static int top_layer_start(const struct run_options *o, struct top_layer *l, struct child_msg *m)
 {
     struct stat st;
     int r;
@@ -223,17 +225,23 @@ static int etc_layer_start(const struct run_options *o, struct etc_layer *l, str
         return run_child_fail(m, errno, "cannot open '%s'", o->work_dir);
     if (mount("tmpfs", o->merged_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
               "mode=755,size=1m,nr_inodes=32") < 0)
-        return run_child_fail(m, errno, "cannot mount the container's /etc layer");
+        return run_child_fail(m, errno, "cannot mount the container's top layer");
     l->top_fd = open(o->merged_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (l->top_fd < 0 || mkdirat(l->top_fd, "etc", st.st_mode & 07777) < 0 ||
         ((st.st_uid != 0 || st.st_gid != 0) &&
          fchownat(l->top_fd, "etc", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
         ((st.st_mode & 07000) && fchmodat(l->top_fd, "etc", st.st_mode & 07777, 0) < 0))
-        return run_child_fail(m, errno, "cannot make the container's /etc layer");
+        return run_child_fail(m, errno, "cannot make the container's top layer");
+    /* The mount points, as docker's init layer has them: an image without them then needs
+     * no directory made in the upper (which would keep the container directory from reuse,
+     * and go into a commit). Mounts cover them, so their modes never show. */
+    for (size_t i = 0; i < ELEMENTSOF(mount_points); i++)
+        if (mkdirat(l->top_fd, mount_points[i], 0755) < 0)
+            return run_child_fail(m, errno, "cannot make the container's top layer");
     return 0;
 }
 
-static int do_etc_file(const struct run_options *o, const struct op *op, struct etc_layer *l,
+static int do_etc_file(const struct run_options *o, const struct op *op, struct top_layer *l,
                        struct child_msg *m)
 {
     _cleanup_free_ char *host = NULL;
@@ -242,7 +250,7 @@ static int do_etc_file(const struct run_options *o, const struct op *op, struct 
     int r;
 
     if (!l->started) {
-        r = etc_layer_start(o, l, m);
+        r = top_layer_start(o, l, m);
         if (r < 0)
             return r;
     }
@@ -266,7 +274,7 @@ static int do_etc_file(const struct run_options *o, const struct op *op, struct 
     return 0;
 }
 
-static int do_overlay(const struct run_options *o, struct etc_layer *etc, struct child_msg *m)
+static int do_overlay(const struct run_options *o, struct top_layer *top, struct child_msg *m)
 {
     _cleanup_strv_free_ char **lowers = NULL;
     char upper[32], work[32];
@@ -274,14 +282,14 @@ static int do_overlay(const struct run_options *o, struct etc_layer *etc, struct
                                 .upper = o->upper_dir,
                                 .work = o->work_dir };
 
-    if (etc->started && !etc->skipped) {
-        if (utimensat(etc->top_fd, "etc", etc->etc_times, AT_SYMLINK_NOFOLLOW) < 0)
-            return run_child_fail(m, errno, "cannot make the container's /etc layer");
+    if (top->started && !top->skipped) {
+        if (utimensat(top->top_fd, "etc", top->etc_times, AT_SYMLINK_NOFOLLOW) < 0)
+            return run_child_fail(m, errno, "cannot make the container's top layer");
         lowers = strv_copy(o->lower_dirs);
         strv_push(&lowers, o->merged_dir);
         l = (struct overlay_layers){ .lowers = lowers,
-                                     .upper = fd_path(etc->upper_fd, upper),
-                                     .work = fd_path(etc->work_fd, work) };
+                                     .upper = fd_path(top->upper_fd, upper),
+                                     .work = fd_path(top->work_fd, work) };
     }
     return mount_overlay(o, &l, m);
 }
@@ -437,13 +445,13 @@ static int do_readonly(const struct op *op, struct child_msg *m)
     return 0;
 }
 
-static int do_root(const struct op *op, const struct run_options *o, struct etc_layer *etc,
+static int do_root(const struct op *op, const struct run_options *o, struct top_layer *top,
                    int *root_fd, struct child_msg *m)
 {
     int r;
 
     if (op->kind == OP_ROOT_OVERLAY) {
-        r = do_overlay(o, etc, m);
+        r = do_overlay(o, top, m);
         if (r < 0)
             return r;
     } else if (mount(op->source, op->source, NULL, MS_BIND | MS_REC, NULL) < 0) {
@@ -505,7 +513,7 @@ static int do_join_net(int sync_fd, struct child_msg *m)
 int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
 {
     _cleanup_close_ int root_fd = -1;
-    _cleanup_(etc_layer_close) struct etc_layer etc = ETC_LAYER_INIT;
+    _cleanup_(top_layer_close) struct top_layer top = TOP_LAYER_NONE;
     int r = 0;
 
     /* Nothing we mount may propagate back to the host. */
@@ -515,12 +523,12 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
         const struct op *op = &p->ops[i];
         switch (op->kind) {
         case OP_ETC_FILE:
-            r = do_etc_file(p->opts, op, &etc, m);
+            r = do_etc_file(p->opts, op, &top, m);
             break;
         case OP_ROOT_OVERLAY:
         case OP_ROOT_BIND:
-            r = do_root(op, p->opts, &etc, &root_fd, m);
-            etc_layer_close(&etc);
+            r = do_root(op, p->opts, &top, &root_fd, m);
+            top_layer_close(&top);
             break;
         case OP_MOUNT:
             r = do_mount(root_fd, op, m);

@@ -67,8 +67,9 @@ struct run_options {
      * (localhost and the hostname; sharing the host's network, the host's file and the
      * hostname) and, sharing the host's network, a copy of the host's /etc/resolv.conf, as
      * docker and podman write them for each container. They are in a small tmpfs laid over the
-     * image as its top layer, in the container's mount namespace only: never in upper_dir
-     * unless the container changes them. Not when the image's /etc is not a directory. */
+     * image as its top layer, in the container's mount namespace only, with the mount points
+     * /proc, /sys and /dev (as docker's init layer): never in upper_dir unless the container
+     * changes them. No such layer when the image's /etc is not a directory. */
     bool etc_files;
     bool no_hosts; /* with etc_files: keep the image's /etc/hosts (podman's --no-hosts) */
     const struct run_host *hosts; /* with etc_files: added to /etc/hosts (not with no_hosts) */
