@@ -224,7 +224,7 @@ static int top_layer_start(const struct run_options *o, struct top_layer *l, str
     if (l->work_fd < 0)
         return run_child_fail(m, errno, "cannot open '%s'", o->work_dir);
     if (mount("tmpfs", o->merged_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "mode=755,size=1m,nr_inodes=32") < 0)
+              "mode=755,size=16m,nr_inodes=32") < 0)
         return run_child_fail(m, errno, "cannot mount the container's top layer");
     l->top_fd = open(o->merged_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (l->top_fd < 0 || mkdirat(l->top_fd, "etc", st.st_mode & 07777) < 0 ||
@@ -257,7 +257,8 @@ static int do_etc_file(const struct run_options *o, const struct op *op, struct 
     if (l->skipped)
         return 0;
     if (op->source) {
-        r = rs_read_file_at(AT_FDCWD, op->source, 1 << 20, &host, &host_len, NULL);
+        /* Hosts files of blocklists run to a few MiB; the tmpfs holds two of 4 MiB. */
+        r = rs_read_file_at(AT_FDCWD, op->source, 4 << 20, &host, &host_len, NULL);
         if (r < 0 && (op->flags & OPF_OPTIONAL))
             return 0;
     }
