@@ -35,7 +35,7 @@ touch -d '2001-02-03 04:05:06 UTC' "$R/etc"
 import "$R" tiny
 etc_want="751 0 4 $(date -d '2001-02-03 04:05:06 UTC' +%s)"
 
-plan 19
+plan 20
 check "/etc/hostname holds the container's hostname" rr tiny sh -c '[ "$(cat /etc/hostname)" = "$(hostname)" ]'
 check "localhost answers, and the hostname resolves to 127.0.1.1" \
     rr tiny sh -c 'ping -c1 -W2 localhost >/dev/null && [ "$(hostname -i)" = 127.0.1.1 ]'
@@ -48,6 +48,12 @@ check "the private network keeps the image's /etc/resolv.conf" \
 host_hosts=$(cat /etc/hosts 2>/dev/null; printf '127.0.1.1\thb')
 check "--net host: /etc/hosts is the host's and the hostname" \
     bash -c '[ "$(rr --net host --hostname hb tiny cat /etc/hosts)" = "$1" ]' _ "$host_hosts"
+# A blocklist's hosts file (3 MiB), as the host's /etc/hosts in a mount namespace of the test's.
+for i in $(seq 1 100000); do printf '0.0.0.0\tad%06d.example\n' "$i"; done >"$T/bighosts"
+check "--net host: a host's hosts file of 3 MiB is there whole" unshare -m bash -c '
+    mount --bind "$1" /etc/hosts &&
+    [ "$(rr --net host --hostname hb tiny sh -c "grep -c ^0.0.0.0 /etc/hosts; tail -1 /etc/hosts")" = "100000
+127.0.1.1	hb" ]' _ "$T/bighosts"
 if [ -r /etc/resolv.conf ]; then
     check "--net host: /etc/resolv.conf is the host's" cmp -s <(rr --net host tiny cat /etc/resolv.conf) /etc/resolv.conf
 else
