@@ -3,6 +3,7 @@
 #include "run/run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "cache/cache.h"
 #include "common/cleanup.h"
 #include "common/cli.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "common/strv.h"
@@ -34,6 +36,7 @@ enum {
     OPT_HOSTNAME,
     OPT_NO_HOSTS,
     OPT_ADD_HOST,
+    OPT_ENV_FILE,
     OPT_INIT,
     OPT_COMMIT,
 };
@@ -45,7 +48,9 @@ static void usage(FILE *f)
             "Run COMMAND (default: the image's Cmd, else /bin/sh) in a container made from IMAGE:\n"
             "a name in the store, a directory (used as one read-only layer), or an archive file\n"
             "(OCI, docker save, or a root tarball: imported into the store once, by content).\n\n"
-            "  -e, --env K=V          set an environment variable (repeatable)\n"
+            "  -e, --env K=V          set an environment variable (repeatable); -e K passes\n"
+            "                         runroot's own K\n"
+            "      --env-file FILE    the variables in FILE: K=V or K lines, # comments\n"
             "  -w, --workdir DIR      working directory inside the container\n"
             "  -u, --user UID[:GID]   run as this numeric user and group\n"
             "  -v, --volume SRC:DST[:ro]  bind a host path into the container (repeatable)\n"
@@ -65,7 +70,7 @@ static void usage(FILE *f)
             "  -t, --tty              give the command a pty (default when stdin is a terminal)\n"
             "      --init             run a small init as PID 1 that reaps and forwards signals\n"
             "      --commit NAME      keep the container's changes as a new layer and image NAME\n"
-            "  -q, --quiet  -v, --verbose  --root DIR   (see 'rootstock --help')\n\n"
+            "  -q, --quiet  --verbose  --root DIR   (see 'rootstock --help'; -v is --volume)\n\n"
             "Exit status: the command's, 128+N if it was killed by signal N, 137 after an\n"
             "out-of-memory kill, 125 if runroot failed, 126 if COMMAND cannot be executed,\n"
             "127 if it is not found.\n",
@@ -99,6 +104,58 @@ static void args_release(struct args *a)
     strv_free(a->command);
 }
 
+/* -e K=V, or -e K: K with runroot's own value, when it has one (as docker and podman do). */
+static int add_env(struct args *a, const char *entry, const char *where, struct rs_err *err)
+{
+    const char *eq = strchr(entry, '=');
+    size_t key_len = eq ? (size_t)(eq - entry) : strlen(entry);
+    const char *value;
+
+    if (key_len == 0 || strcspn(entry, " \t") < key_len)
+        return rs_err_msg(err, -EINVAL, "invalid environment variable '%s'%s: expected K=V or K",
+                          entry, where);
+    if (eq) {
+        strv_push(&a->env, entry);
+        return 0;
+    }
+    value = getenv(entry);
+    if (value)
+        strv_consume(&a->env, xasprintf("%s=%s", entry, value));
+    return 0;
+}
+
+/* --env-file FILE: docker's format. One K=V or K per line, the value taken as it is (no quotes,
+ * no expansion); blank lines and lines starting with '#' are skipped. */
+static int add_env_file(struct args *a, const char *path, struct rs_err *err)
+{
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    int r;
+
+    r = rs_read_file_at(AT_FDCWD, path, 1 << 20, &text, &len, NULL);
+    if (r < 0)
+        return rs_err_set(err, r, "cannot read env file '%s'", path);
+    if (memchr(text, '\0', len))
+        return rs_err_msg(err, -EINVAL, "invalid env file '%s': it holds a NUL byte", path);
+    char *line = text;
+    for (unsigned n = 1; *line; n++) {
+        char *end = line + strcspn(line, "\n");
+        bool last = *end == '\0';
+        *end = '\0';
+        if (end > line && end[-1] == '\r')
+            end[-1] = '\0';
+        line += strspn(line, " \t");
+        if (*line && *line != '#') {
+            _cleanup_free_ char *where = xasprintf(" (%s line %u)", path, n);
+            r = add_env(a, line, where, err);
+            if (r < 0)
+                return r;
+        }
+        line = last ? end : end + 1;
+    }
+    return 0;
+}
+
 static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
 {
     uint64_t v, mask;
@@ -106,10 +163,9 @@ static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
 
     switch (c) {
     case 'e':
-        if (!strchr(arg, '=') || arg[0] == '=')
-            return rs_err_msg(err, -EINVAL, "invalid environment variable '%s': expected K=V", arg);
-        strv_push(&a->env, arg);
-        return 0;
+        return add_env(a, arg, "", err);
+    case OPT_ENV_FILE:
+        return add_env_file(a, arg, err);
     case 'w':
         if (arg[0] != '/')
             return rs_err_msg(err, -EINVAL, "invalid working directory '%s': must be absolute",
@@ -206,6 +262,7 @@ static int parse_argv(struct args *a, int argc, char *argv[])
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
         { "env", required_argument, NULL, 'e' },
+        { "env-file", required_argument, NULL, OPT_ENV_FILE },
         { "workdir", required_argument, NULL, 'w' },
         { "user", required_argument, NULL, 'u' },
         { "volume", required_argument, NULL, 'V' },
@@ -251,7 +308,9 @@ static int parse_argv(struct args *a, int argc, char *argv[])
             if (c == '?' || c == ':')
                 return cli_getopt_error(c, argv);
             if (parse_one(a, c, optarg, &err) < 0) {
-                int r = cli_usage_error("%s", err.msg ? err.msg : "invalid option");
+                int r = cli_usage_error("%s%s%s", err.msg ? err.msg : "invalid option",
+                                        err.show_errno && err.code > 0 ? ": " : "",
+                                        err.show_errno && err.code > 0 ? strerror(err.code) : "");
                 rs_err_release(&err);
                 return r;
             }

@@ -12,7 +12,7 @@ cp "$(command -v busybox)" "$R/bin/busybox"
 for a in sh echo cat; do ln -s busybox "$R/bin/$a"; done
 "$ROOTSTOCK" image import-dir "$R" tiny >/dev/null || { echo "Bail out! image import-dir fails"; exit 1; }
 
-plan 6
+plan 11
 check "an option after IMAGE applies" sh -c '[ "$(runroot tiny -e X=after sh -c "echo \$X")" = after ]'
 check "options before and after IMAGE both apply" \
     sh -c '[ "$(runroot -e A=1 tiny -e B=2 -m 64M sh -c "echo \$A\$B")" = 12 ]'
@@ -20,4 +20,18 @@ check "the command's own options are left to it" sh -c '[ "$(runroot tiny echo -
 check "-- ends runroot's options" sh -c '[ "$(runroot tiny -- echo -e x)" = x ]'
 expect_fail 2 "unknown option '--frob'" "an unknown option after IMAGE is a usage error" runroot tiny --frob sh
 expect_fail 2 "no image given" "options without an IMAGE are a usage error" runroot -m 10M
+
+# Environment: -e K passes runroot's own value (none when it has none), --env-file reads docker's
+# format, and later options win.
+check "-e K passes runroot's own K, and nothing when it is unset" \
+    env -u NOPE FROM_HOST=yes sh -c '[ "$(runroot tiny -e FROM_HOST -e NOPE sh -c "echo \$FROM_HOST:\${NOPE-unset}")" = yes:unset ]'
+printf '# a comment\n\nA=1\n  B=two words\nC\r\nD=x=y\n' >"$T/env"
+check "--env-file: K=V and K lines, comments and blank lines, CRLF; a later -e wins" \
+    env C=from-host sh -c '[ "$(runroot --env-file "$1" -e B=over tiny sh -c "echo \"\$A|\$B|\$C|\$D\"")" = "1|over|from-host|x=y" ]' _ "$T/env"
+printf 'A=1\nA B=2\n' >"$T/bad.env"
+expect_fail 2 "invalid environment variable 'A B=2' \\($T/bad.env line 2\\): expected K=V or K" \
+    "a bad line in an env file is named with its line number" runroot --env-file "$T/bad.env" tiny true
+expect_fail 2 "cannot read env file '$T/none': No such file or directory" \
+    "a missing env file is a usage error naming it" runroot --env-file "$T/none" tiny true
+expect_fail 2 "invalid environment variable '=x'" "-e without a name is a usage error" runroot -e =x tiny true
 done_testing
