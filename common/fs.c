@@ -29,15 +29,12 @@ int rs_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int rs_read_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_len,
+static int read_all(int fd, const char *path, size_t max_size, char **ret, size_t *ret_len,
                     struct rs_err *err)
 {
-    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     _cleanup_free_ char *buf = NULL;
     size_t len = 0, alloc = 0;
 
-    if (fd < 0)
-        return rs_err_set(err, -errno, "cannot open '%s'", path);
     for (;;) {
         if (alloc - len < 4096) {
             alloc = alloc ? alloc * 2 : 8192;
@@ -64,6 +61,31 @@ int rs_read_file_at(int dirfd, const char *path, size_t max_size, char **ret, si
     if (ret_len)
         *ret_len = len;
     return 0;
+}
+
+int rs_read_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_len,
+                    struct rs_err *err)
+{
+    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0)
+        return rs_err_set(err, -errno, "cannot open '%s'", path);
+    return read_all(fd, path, max_size, ret, ret_len, err);
+}
+
+int rs_read_regular_file_at(int dirfd, const char *path, size_t max_size, char **ret,
+                            size_t *ret_len, struct rs_err *err)
+{
+    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+
+    if (fd < 0)
+        return rs_err_set(err, -errno, "cannot open '%s'", path);
+    if (fstat(fd, &st) < 0)
+        return rs_err_set(err, -errno, "cannot read '%s'", path);
+    if (!S_ISREG(st.st_mode))
+        return rs_err_msg(err, -EINVAL, "'%s' is not a regular file", path);
+    return read_all(fd, path, max_size, ret, ret_len, err);
 }
 
 int rs_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,

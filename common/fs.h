@@ -12,6 +12,12 @@
 int rs_read_file_at(int dirfd, const char *path, size_t max_size, char **ret, size_t *ret_len,
                     struct rs_err *err);
 
+/* The same for a file that may be anyone's (a container's /etc/passwd): only a regular file
+ * (-EINVAL otherwise), opened without blocking, so a FIFO or a device there is refused instead
+ * of read. */
+int rs_read_regular_file_at(int dirfd, const char *path, size_t max_size, char **ret,
+                            size_t *ret_len, struct rs_err *err);
+
 /* Write data to dirfd/path atomically: a temporary file in the same directory, fsync'd when
  * `durable`, then renamed over path. On failure nothing is left behind and path is unchanged. */
 int rs_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,

@@ -24,6 +24,9 @@
 #include <sys/capability.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/strv.h"
+#include "common/xalloc.h"
 #include "run/seccomp.h"
 
 extern char **environ;
@@ -136,7 +139,7 @@ static int setup_stdio(const struct run_options *o, struct child_msg *m)
     return 0;
 }
 
-static int set_creds_and_caps(const struct plan *p, struct child_msg *m)
+static int set_creds_and_caps(const struct plan *p, const struct run_user *u, struct child_msg *m)
 {
     cap_value_t list[64];
     int n = 0;
@@ -151,12 +154,12 @@ static int set_creds_and_caps(const struct plan *p, struct child_msg *m)
     }
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return run_child_fail(m, errno, "cannot keep capabilities across setuid");
-    if (setgroups(0, NULL) < 0)
-        return run_child_fail(m, errno, "cannot clear supplementary groups");
-    if (setresgid(p->gid, p->gid, p->gid) < 0)
-        return run_child_fail(m, errno, "cannot change to gid %u", (unsigned)p->gid);
-    if (setresuid(p->uid, p->uid, p->uid) < 0)
-        return run_child_fail(m, errno, "cannot change to uid %u", (unsigned)p->uid);
+    if (setgroups(u->n_groups, u->groups) < 0)
+        return run_child_fail(m, errno, "cannot set the supplementary groups");
+    if (setresgid(u->gid, u->gid, u->gid) < 0)
+        return run_child_fail(m, errno, "cannot change to gid %u", (unsigned)u->gid);
+    if (setresuid(u->uid, u->uid, u->uid) < 0)
+        return run_child_fail(m, errno, "cannot change to uid %u", (unsigned)u->uid);
     caps = cap_init();
     if (!caps)
         return run_child_fail(m, ENOMEM, "cannot allocate capabilities");
@@ -218,9 +221,53 @@ __attribute__((noreturn)) static void run_init(pid_t child)
     }
 }
 
-static int do_exec(const struct plan *p, struct child_msg *m)
+/* One of the container's files, or NULL if there is none. */
+static int read_image_file(const char *path, char **ret, struct child_msg *m)
 {
-    environ = p->env;
+    int r = rs_read_regular_file_at(AT_FDCWD, path, 4 << 20, ret, NULL, NULL);
+
+    if (r >= 0 || r == -ENOENT)
+        return 0;
+    if (r == -EINVAL) {
+        run_child_fail(m, -r, "the image's %s is not a regular file", path);
+        m->says_all = true;
+        return r;
+    }
+    return run_child_fail(m, -r, "cannot read the image's %s", path);
+}
+
+/* -u USER[:GROUP] as the container's own /etc/passwd and /etc/group say (read in the new root,
+ * where the image's symlinks lead only inside it), and HOME from its entry unless given. */
+static int resolve_user(const struct plan *p, struct run_user *u, char ***env, struct child_msg *m)
+{
+    _cleanup_free_ char *passwd = NULL, *group = NULL;
+    struct rs_err err = RS_ERR_INIT;
+    int r;
+
+    r = read_image_file("/etc/passwd", &passwd, m);
+    if (r >= 0)
+        r = read_image_file("/etc/group", &group, m);
+    if (r < 0)
+        return r;
+    r = run_resolve_user(p->opts->user, passwd, group, u, &err);
+    if (r < 0) {
+        run_child_fail(m, -r, "%s", err.msg ? err.msg : "cannot resolve the user");
+        m->says_all = true;
+        rs_err_release(&err);
+        return r;
+    }
+    if (p->home_from_user) {
+        *env = strv_copy(p->env);
+        strv_consume(env, xasprintf("HOME=%s", u->home && u->home[0] ? u->home
+                                               : u->uid == 0         ? "/root"
+                                                                     : "/"));
+    }
+    return 0;
+}
+
+static int do_exec(const struct plan *p, char **env, struct child_msg *m)
+{
+    environ = env;
     execvp(p->argv[0], p->argv);
     m->kind = MSG_EXEC_ERROR;
     m->err = errno;
@@ -232,6 +279,9 @@ static int do_exec(const struct plan *p, struct child_msg *m)
 void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
 {
     const struct run_options *o = p->opts;
+    /* Freed by the exec (or the child's exit when it fails). */
+    struct run_user user = { .uid = p->uid, .gid = p->gid };
+    char **env = p->env;
     char cwd[4096];
 
     if (sethostname(p->hostname, strlen(p->hostname)) < 0) {
@@ -253,13 +303,15 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
         run_child_fail(m, EPERM, "the working directory '%s' is outside the container", p->cwd);
         return;
     }
+    if (p->opts->user && resolve_user(p, &user, &env, m) < 0)
+        return;
     /* Loaded before the rest (we still hold CAP_SYS_ADMIN, so no_new_privs is not needed for
      * it yet): the kernel's 0.4 ms of compiling it overlap the old root's detachment instead
      * of following it. Everything after is in the profile: wait4, rmdir, write, prctl, the
      * set*id calls, capset, close_range, execve. */
     if (!o->no_seccomp && run_seccomp_load(sync_fd, m) < 0)
         return;
-    if (run_finish_pivot(m) < 0 || set_creds_and_caps(p, m) < 0)
+    if (run_finish_pivot(m) < 0 || set_creds_and_caps(p, &user, m) < 0)
         return;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         run_child_fail(m, errno, "cannot set no_new_privs");
@@ -291,5 +343,5 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
             run_init(child);
         }
     }
-    (void)do_exec(p, m);
+    (void)do_exec(p, env, m);
 }

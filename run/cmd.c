@@ -52,7 +52,8 @@ static void usage(FILE *f)
             "                         runroot's own K\n"
             "      --env-file FILE    the variables in FILE: K=V or K lines, # comments\n"
             "  -w, --workdir DIR      working directory inside the container\n"
-            "  -u, --user UID[:GID]   run as this numeric user and group\n"
+            "  -u, --user USER[:GROUP]  run as this user (a name or number, looked up in the\n"
+            "                         image's /etc/passwd and /etc/group) and group\n"
             "  -v, --volume SRC:DST[:ro]  bind a host path into the container (repeatable)\n"
             "      --read-only        mount the root filesystem read-only\n"
             "      --net private|host the network: private (only lo, default) or the host's\n"
@@ -85,7 +86,6 @@ struct args {
     char **host_storage;
     struct run_host *hosts;
     const char *workdir;
-    const char *user;
     const char *commit;
     bool tty;
     bool no_tty_auto;
@@ -173,8 +173,8 @@ static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
         a->workdir = arg;
         return 0;
     case 'u':
-        a->user = arg;
-        return run_parse_user(arg, &a->o.uid, &a->o.gid, err);
+        a->o.user = arg;
+        return 0;
     case 'V': {
         struct run_bind b;
         char *storage;
@@ -523,11 +523,8 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
     if (!a->o.hostname)
         a->o.hostname =
             img->config.hostname && *img->config.hostname ? img->config.hostname : hostname;
-    if (!a->user && img->config.user && *img->config.user &&
-        run_parse_user(img->config.user, &a->o.uid, &a->o.gid, err) < 0) {
-        cache_container_remove(ct);
-        return rs_err_wrap(err, "image '%s'", img->name);
-    }
+    if (!a->o.user && img->config.user && *img->config.user)
+        a->o.user = img->config.user;
     a->o.binds = a->binds;
     a->o.hosts = a->hosts;
     a->o.tty = a->tty || isatty(STDIN_FILENO);

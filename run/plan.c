@@ -180,25 +180,6 @@ int run_parse_cpus(const char *text, uint32_t *ret_millis, struct rs_err *err)
     return 0;
 }
 
-int run_parse_user(const char *text, uid_t *ret_uid, gid_t *ret_gid, struct rs_err *err)
-{
-    _cleanup_free_ char *copy = xstrdup(text);
-    char *colon = strchr(copy, ':');
-    uint64_t uid, gid;
-    struct rs_err e = RS_ERR_INIT;
-
-    if (colon)
-        *colon = '\0';
-    if (rs_parse_uint(copy, UINT32_MAX - 1, &uid, &e) < 0 ||
-        (colon && rs_parse_uint(colon + 1, UINT32_MAX - 1, &gid, &e) < 0)) {
-        rs_err_release(&e);
-        return rs_err_msg(err, -EINVAL, "invalid user '%s': expected UID[:GID] (numbers)", text);
-    }
-    *ret_uid = (uid_t)uid;
-    *ret_gid = colon ? (gid_t)gid : (gid_t)uid;
-    return 0;
-}
-
 int run_exit_code(int status)
 {
     if (WIFEXITED(status))
@@ -407,7 +388,9 @@ int run_plan_build(const struct run_options *o, struct plan **ret, struct rs_err
     p->env = strv_copy(o->env);
     if (!env_has(p->env, "PATH"))
         strv_push(&p->env, "PATH=" DEFAULT_PATH);
-    if (!env_has(p->env, "HOME"))
+    if (o->user && !env_has(p->env, "HOME"))
+        p->home_from_user = true;
+    else if (!env_has(p->env, "HOME"))
         strv_push(&p->env, o->uid == 0 ? "HOME=/root" : "HOME=/");
     if (o->tty && !env_has(p->env, "TERM"))
         strv_push(&p->env, "TERM=xterm");

@@ -73,7 +73,8 @@ struct plan {
     char *hostname; /* owned */
     uid_t uid;
     gid_t gid;
-    uint64_t caps; /* bounding = permitted = effective; inheritable/ambient empty */
+    bool home_from_user; /* opts->user is resolved in the child, and HOME is its entry's */
+    uint64_t caps;       /* bounding = permitted = effective; inheritable/ambient empty */
     struct cg_limits limits;
     const struct run_options *opts; /* borrowed */
 };
@@ -104,8 +105,21 @@ int run_parse_bind(const char *text, struct run_bind *ret, char **ret_storage, s
 int run_parse_host(const char *text, struct run_host *ret, char **ret_storage, struct rs_err *err);
 /* Parse "1.5" CPUs into millis (1500); 0 < cpus <= 4096, at most 3 decimals. */
 int run_parse_cpus(const char *text, uint32_t *ret_millis, struct rs_err *err);
-/* Parse "UID[:GID]" (numbers only; GID defaults to UID). */
-int run_parse_user(const char *text, uid_t *ret_uid, gid_t *ret_gid, struct rs_err *err);
+/* -u USER[:GROUP] (names or numbers) as the container's /etc/passwd and /etc/group texts
+ * (either may be NULL: no such file) resolve it, as runc does: a name must be there; a number
+ * needs no entry, and then has group 0 and no home. Supplementary groups (those of /etc/group
+ * that list the user's name) only when no group is given. Errors name the missing user or
+ * group (-ENOENT) or the bad text (-EINVAL). */
+struct run_user {
+    uid_t uid;
+    gid_t gid;
+    char *home; /* the entry's, or NULL */
+    gid_t *groups;
+    size_t n_groups;
+};
+int run_resolve_user(const char *spec, const char *passwd_text, const char *group_text,
+                     struct run_user *ret, struct rs_err *err);
+void run_user_done(struct run_user *u);
 /* Exit code for a wait status: WEXITSTATUS, or 128+N for signal N. */
 int run_exit_code(int wait_status);
 
@@ -191,7 +205,8 @@ pid_t run_parse_nspid(const char *status_text);
 enum child_msg_kind { MSG_SETUP_ERROR, MSG_EXEC_ERROR, MSG_PTY, _MSG_KIND_MAX };
 struct child_msg {
     int kind;
-    int err; /* positive errno */
+    int err;       /* positive errno */
+    bool says_all; /* text is the whole reason: err's own text is not added */
     char text[240];
 };
 

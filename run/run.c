@@ -604,7 +604,8 @@ int run_container(const struct run_options *o, struct run_result *ret, struct rs
         }
     }
     if (got_setup && setup.kind == MSG_SETUP_ERROR) {
-        r = rs_err_set(err, -(setup.err ? setup.err : EIO), "%s", setup.text);
+        r = setup.says_all ? rs_err_msg(err, -(setup.err ? setup.err : EIO), "%s", setup.text)
+                           : rs_err_set(err, -(setup.err ? setup.err : EIO), "%s", setup.text);
         goto out_wait;
     }
     remove_volatile_marker(o);

@@ -82,6 +82,10 @@ struct run_options {
     enum run_net net;
     uid_t uid; /* credentials of the command; 0 by default */
     gid_t gid;
+    /* Or a user as docker's -u takes it: NAME or UID, with :GROUP or :GID, looked up in the
+     * container's /etc/passwd and /etc/group (a name must be there; the entry gives the group,
+     * the supplementary groups and HOME). Replaces uid and gid. */
+    const char *user;
 
     /* The command's stdin, stdout, stderr: fds of the caller (-1 = the caller's own 0, 1, 2).
      * They are dup'ed into the container; the caller keeps its copies. Ignored with tty. */

@@ -29,13 +29,15 @@ mkdir -p "$R/etc"
 printf '10.9.9.9\timagehost\n' >"$R/etc/hosts"
 echo build-host >"$R/etc/hostname"
 echo 'nameserver 192.0.2.53' >"$R/etc/resolv.conf"
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n' >"$R/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\naudio:x:29:other,app\n' >"$R/etc/group"
 chmod 751 "$R/etc"
 chgrp 4 "$R/etc"
 touch -d '2001-02-03 04:05:06 UTC' "$R/etc"
 import "$R" tiny
 etc_want="751 0 4 $(date -d '2001-02-03 04:05:06 UTC' +%s)"
 
-plan 20
+plan 25
 check "/etc/hostname holds the container's hostname" rr tiny sh -c '[ "$(cat /etc/hostname)" = "$(hostname)" ]'
 check "localhost answers, and the hostname resolves to 127.0.1.1" \
     rr tiny sh -c 'ping -c1 -W2 localhost >/dev/null && [ "$(hostname -i)" = 127.0.1.1 ]'
@@ -111,6 +113,22 @@ expect_fail 2 "invalid host 'db:1.2.3': '1.2.3' is not an IP address" "--add-hos
     runroot --add-host db:1.2.3 tiny true
 expect_fail 125 "cannot add hosts with --no-hosts" "--add-host with --no-hosts is refused" \
     runroot --no-hosts --add-host db:127.0.0.5 tiny true
+# -u as docker takes it: names and numbers looked up in the image's /etc/passwd and /etc/group.
+check "-u NAME: the uid, group, supplementary groups and HOME of its entry" \
+    bash -c '[ "$(rr -u app tiny sh -c "id -u; id -g; id -G; echo \$HOME" | tr "\n" " ")" = "1000 1000 1000 29 /home/app " ]'
+check "-u UID:GROUP takes the group by name; a number without an entry gets group 0 and HOME /" \
+    bash -c '[ "$(rr -u 1000:audio tiny id -g)" = 29 ] && [ "$(rr -u 2000 tiny sh -c "id -u; id -g; echo \$HOME" | tr "\n" " ")" = "2000 0 / " ]'
+expect_fail 125 "^runroot: error: user 'ghost' is not in the image's /etc/passwd$" \
+    "a user the image does not know is refused, naming it" runroot -u ghost tiny true
+"$ROOTSTOCK" image import-dir "$R" tiny-app --user app >/dev/null 2>&1 || bail_out "image import-dir --user failed"
+check "the image's own User is looked up the same way" bash -c '[ "$(rr tiny-app id -u)" = 1000 ]'
+F=$T/fifo
+busybox_root "$F"
+mkdir -p "$F/etc"
+mkfifo "$F/etc/passwd"
+import "$F" fifo
+expect_fail 125 "^runroot: error: the image's /etc/passwd is not a regular file$" \
+    "a FIFO at /etc/passwd is refused, not waited on" timeout 20 runroot -u app fifo true
 expect_fail 125 "invalid hostname 'a b'" "a hostname that would break /etc/hosts is refused" \
     runroot --hostname 'a b' tiny true
 

@@ -238,6 +238,81 @@ static void parse__host_is_name_colon_address(void **state)
     }
 }
 
+static const char passwd_text[] = "root:x:0:0:root:/root:/bin/bash\n"
+                                  "# a comment\n"
+                                  "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+                                  "app:x:1000:1000::/home/app:/bin/sh\n"
+                                  "broken:x:notanumber:1::/:/bin/sh\n"
+                                  "short:x:5\n";
+static const char group_text[] = "root:x:0:\n"
+                                 "www-data:x:33:\n"
+                                 "app:x:1000:\n"
+                                 "audio:x:29:app,other\n"
+                                 "video:x:44:other,app\n"
+                                 "staff:x:50:\n";
+
+/* spec resolves to uid:gid, home (or NULL) and the supplementary groups (space-separated). */
+static void assert_user(const char *spec, const char *passwd, unsigned uid, unsigned gid,
+                        const char *home, const char *groups)
+{
+    struct run_user u;
+    struct rs_err err = RS_ERR_INIT;
+    char got[64] = "";
+
+    assert_int_equal(run_resolve_user(spec, passwd, group_text, &u, &err), 0);
+    assert_int_equal(u.uid, uid);
+    assert_int_equal(u.gid, gid);
+    if (home)
+        assert_string_equal(u.home, home);
+    else
+        assert_null(u.home);
+    for (size_t i = 0; i < u.n_groups; i++)
+        (void)snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%u", i ? " " : "",
+                       (unsigned)u.groups[i]);
+    assert_string_equal(got, groups);
+    run_user_done(&u);
+}
+
+static void user__names_and_numbers_resolve_as_runc_does(void **state)
+{
+    (void)state;
+    struct run_user u;
+    struct rs_err err = RS_ERR_INIT;
+
+    /* A name, or the number of an entry: its group, home and the groups that list it. */
+    assert_user("app", passwd_text, 1000, 1000, "/home/app", "29 44");
+    assert_user("1000", passwd_text, 1000, 1000, "/home/app", "29 44");
+    assert_user("www-data:www-data", passwd_text, 33, 33, "/var/www", "");
+    /* An explicit group: by name or number, entry or not; no supplementary groups then. */
+    assert_user("app:staff", passwd_text, 1000, 50, "/home/app", "");
+    assert_user("app:77", passwd_text, 1000, 77, "/home/app", "");
+    assert_user("0:44", passwd_text, 0, 44, "/root", "");
+    /* A number without an entry, or without any /etc/passwd: group 0, no home. */
+    assert_user("2000", passwd_text, 2000, 0, NULL, "");
+    assert_user("5", NULL, 5, 0, NULL, "");
+
+    static const struct {
+        const char *spec, *want;
+        int code;
+    } bad[] = {
+        { "ghost", "user 'ghost' is not in the image's /etc/passwd", -ENOENT },
+        { "broken", "user 'broken' is not", -ENOENT },
+        { "short", "user 'short' is not", -ENOENT },
+        { "app:nogroup", "group 'nogroup' is not in the image's /etc/group", -ENOENT },
+        { "", "invalid user ''", -EINVAL },
+        { "app:", "invalid user 'app:'", -EINVAL },
+        { "99999999999", "user '99999999999' is not", -ENOENT },
+    };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        assert_int_equal(run_resolve_user(bad[i].spec, passwd_text, group_text, &u, &err),
+                         bad[i].code);
+        assert_non_null(strstr(err.msg, bad[i].want));
+        rs_err_release(&err);
+    }
+    assert_int_equal(run_resolve_user("root", NULL, NULL, &u, &err), -ENOENT);
+    rs_err_release(&err);
+}
+
 static void cgroup__names_say_their_owner(void **state)
 {
     (void)state;
@@ -391,8 +466,6 @@ static void parse__cpus_users_caps(void **state)
     (void)state;
     struct rs_err err = RS_ERR_INIT;
     uint32_t m;
-    uid_t u;
-    gid_t g;
     uint64_t mask;
 
     assert_int_equal(run_parse_cpus("1.5", &m, &err), 0);
@@ -406,13 +479,6 @@ static void parse__cpus_users_caps(void **state)
         assert_true(run_parse_cpus(bad[i], &m, &err) < 0);
         rs_err_release(&err);
     }
-    assert_int_equal(run_parse_user("1000", &u, &g, &err), 0);
-    assert_int_equal(u, 1000);
-    assert_int_equal(g, 1000);
-    assert_int_equal(run_parse_user("1:2", &u, &g, &err), 0);
-    assert_int_equal(g, 2);
-    assert_int_equal(run_parse_user("root", &u, &g, &err), -EINVAL);
-    rs_err_release(&err);
     assert_int_equal(run_parse_cap("ALL", &mask, &err), 0);
     assert_true(mask & (1ULL << 21));
     assert_int_equal(run_parse_cap("NOT_A_CAP", &mask, &err), -EINVAL);
@@ -569,6 +635,7 @@ int main(void)
         cmocka_unit_test(plan__root_dir_is_bound_and_binds_go_before_pivot),
         cmocka_unit_test(plan__etc_files_come_before_the_overlay_and_follow_the_network),
         cmocka_unit_test(parse__host_is_name_colon_address),
+        cmocka_unit_test(user__names_and_numbers_resolve_as_runc_does),
         cmocka_unit_test(plan__env_gets_defaults_and_keeps_given_values),
         cmocka_unit_test(cgroup__names_say_their_owner),
         cmocka_unit_test(plan__caps_are_docker_defaults_plus_add_minus_drop),
