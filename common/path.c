@@ -207,8 +207,40 @@ int rs_open_in_root(int root_fd, const char *path, int flags, mode_t mode)
     return walk(root_fd, path, flags, mode, false);
 }
 
+/* The common cases of rs_mkdir_in_root in a few calls instead of the walk's three per
+ * component: the directory exists (a mount point of the image), or only its last component is
+ * missing (a mount point in a fresh tmpfs). -ENOENT when neither: the walk then makes them. */
+static int mkdir_fast(int root_fd, const char *path, mode_t mode)
+{
+    const char *name = strrchr(path, '/');
+    _cleanup_free_ char *parent = NULL;
+    _cleanup_close_ int parent_fd = -1;
+    int fd;
+
+    fd = rs_open_in_root(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
+    if (fd != -ENOENT)
+        return fd;
+    name = name ? name + 1 : path;
+    /* Never "." or ".." on their own: only the walk keeps those inside the root. */
+    if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return -ENOENT;
+    parent = xstrndup(path, (size_t)(name - path));
+    parent_fd = rs_open_in_root(root_fd, *parent ? parent : ".", O_PATH | O_DIRECTORY, 0);
+    if (parent_fd < 0)
+        return -ENOENT;
+    if (mkdirat(parent_fd, name, mode) < 0 && errno != EEXIST)
+        return -errno;
+    fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd >= 0 ? fd : -ENOENT;
+}
+
 int rs_mkdir_in_root(int root_fd, const char *path, mode_t mode)
 {
+    if (!force_fallback) {
+        int fd = mkdir_fast(root_fd, path, mode);
+        if (fd != -ENOENT)
+            return fd;
+    }
     return walk(root_fd, path, O_RDONLY | O_DIRECTORY, mode, true);
 }
 

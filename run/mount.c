@@ -408,7 +408,8 @@ int run_finish_pivot(struct child_msg *m)
     return 0;
 }
 
-static int do_mask(const struct op *op, struct child_msg *m)
+/* null_checked: /dev/null was found to be the null device by an earlier mask of this run. */
+static int do_mask(const struct op *op, bool *null_checked, struct child_msg *m)
 {
     struct stat st, null_st;
 
@@ -423,11 +424,13 @@ static int do_mask(const struct op *op, struct child_msg *m)
             return run_child_fail(m, errno, "cannot mask '%s'", op->dest);
         return 0;
     }
-    /* Bind only a /dev/null that is what it claims (CVE-2025-31133). */
-    if (lstat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode) ||
-        null_st.st_rdev != makedev(1, 3))
+    /* Bind only a /dev/null that is what it claims (CVE-2025-31133). It is our own /dev's, and
+     * only our own code runs until exec, so once is enough. */
+    if (!*null_checked && (lstat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode) ||
+                           null_st.st_rdev != makedev(1, 3)))
         return run_child_fail(m, EPERM, "cannot mask '%s': /dev/null is not the null device",
                               op->dest);
+    *null_checked = true;
     if (mount("/dev/null", op->dest, NULL, MS_BIND, NULL) < 0)
         return run_child_fail(m, errno, "cannot mask '%s'", op->dest);
     return 0;
@@ -464,21 +467,39 @@ static int do_root(const struct op *op, const struct run_options *o, struct top_
     return 0;
 }
 
-/* A device node or a symlink: in its parent directory (/dev, /sys/fs/cgroup), which exists. */
-static int do_node(int root_fd, const struct op *op, struct child_msg *m)
-{
-    _cleanup_close_ int fd = -1;
-    const char *name = strrchr(op->dest, '/');
-    _cleanup_free_ char *parent = name ? xstrndup(op->dest, (size_t)(name - op->dest)) : NULL;
+/* The directory the last node was made in: /dev's nodes and links come one after another, and
+ * each would otherwise open and close it again. Forgotten at any other op, since a mount may
+ * cover it. */
+struct node_dir {
+    char *path;
+    int fd;
+};
 
-    fd = rs_open_in_root(root_fd, parent ? parent : ".", O_PATH | O_DIRECTORY, 0);
-    if (fd < 0)
-        return run_child_fail(m, -fd, "cannot open '/%s'", parent ? parent : "");
+static void node_dir_close(struct node_dir *d)
+{
+    free(d->path);
+    d->path = NULL;
+    d->fd = safe_close(d->fd);
+}
+
+/* A device node or a symlink: in its parent directory (/dev, /sys/fs/cgroup), which exists. */
+static int do_node(int root_fd, const struct op *op, struct node_dir *dir, struct child_msg *m)
+{
+    const char *name = strrchr(op->dest, '/');
+    _cleanup_free_ char *parent = xstrndup(op->dest, name ? (size_t)(name - op->dest) : 0);
+
+    if (!dir->path || strcmp(dir->path, parent) != 0) {
+        node_dir_close(dir);
+        dir->fd = rs_open_in_root(root_fd, *parent ? parent : ".", O_PATH | O_DIRECTORY, 0);
+        if (dir->fd < 0)
+            return run_child_fail(m, -dir->fd, "cannot open '/%s'", parent);
+        dir->path = TAKE_PTR(parent);
+    }
     name = name ? name + 1 : op->dest;
     if (op->kind == OP_MKNOD) {
-        if (mknodat(fd, name, op->mode, op->dev) < 0)
+        if (mknodat(dir->fd, name, op->mode, op->dev) < 0)
             return run_child_fail(m, errno, "cannot create '/%s'", op->dest);
-    } else if (symlinkat(op->source, fd, name) < 0) {
+    } else if (symlinkat(op->source, dir->fd, name) < 0) {
         return run_child_fail(m, errno, "cannot create '/%s'", op->dest);
     }
     return 0;
@@ -515,6 +536,8 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
 {
     _cleanup_close_ int root_fd = -1;
     _cleanup_(top_layer_close) struct top_layer top = TOP_LAYER_NONE;
+    _cleanup_(node_dir_close) struct node_dir node_dir = { .fd = -1 };
+    bool null_checked = false;
     int r = 0;
 
     /* Nothing we mount may propagate back to the host. */
@@ -522,6 +545,8 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
         return run_child_fail(m, errno, "cannot make '/' private");
     for (size_t i = 0; i < p->n_ops && r >= 0; i++) {
         const struct op *op = &p->ops[i];
+        if (op->kind != OP_MKNOD && op->kind != OP_SYMLINK)
+            node_dir_close(&node_dir);
         switch (op->kind) {
         case OP_ETC_FILE:
             r = do_etc_file(p->opts, op, &top, m);
@@ -536,7 +561,7 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
             break;
         case OP_MKNOD:
         case OP_SYMLINK:
-            r = do_node(root_fd, op, m);
+            r = do_node(root_fd, op, &node_dir, m);
             break;
         case OP_BIND:
             r = do_bind(root_fd, op, m);
@@ -548,7 +573,7 @@ int run_apply_mounts(const struct plan *p, int sync_fd, struct child_msg *m)
             r = do_join_net(sync_fd, m);
             break;
         case OP_MASK:
-            r = do_mask(op, m);
+            r = do_mask(op, &null_checked, m);
             break;
         case OP_READONLY:
             r = do_readonly(op, m);

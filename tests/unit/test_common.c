@@ -320,6 +320,35 @@ static void check_stays_inside(struct root_fixture *f)
     assert_int_equal(fstatat(f->root_fd, "etc/new/sub", &st, 0), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(rs_mkdir_in_root(f->root_fd, "etc/passwd/sub", 0755), -ENOTDIR);
+
+    /* Only the last component missing, behind symlinks; "..", which must stop at the root;
+     * and a host path, made inside. */
+    struct stat root_st, got;
+    assert_int_equal(fstat(f->root_fd, &root_st), 0);
+    static const char *const made[] = { "abs/fast", "up/fast2" };
+    for (size_t i = 0; i < ELEMENTSOF(made); i++) {
+        fd = rs_mkdir_in_root(f->root_fd, made[i], 0755);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+    assert_int_equal(fstatat(f->root_fd, "etc/fast", &st, 0), 0);
+    assert_int_equal(fstatat(f->root_fd, "etc/fast2", &st, 0), 0);
+    static const char *const at_root[] = { "etc/..", "nodir/../..", "etc/../..", ".." };
+    for (size_t i = 0; i < ELEMENTSOF(at_root); i++) {
+        fd = rs_mkdir_in_root(f->root_fd, at_root[i], 0755);
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &got), 0);
+        close(fd);
+        if (got.st_ino != root_st.st_ino || got.st_dev != root_st.st_dev)
+            fail_msg("'%s' made or opened a directory outside the root", at_root[i]);
+    }
+    fd = rs_mkdir_in_root(f->root_fd, "host/made", 0755);
+    assert_true(fd >= 0);
+    close(fd);
+    char secret[128];
+    snprintf(secret, sizeof(secret), "%s/secret", f->outside);
+    assert_int_equal(stat(secret, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
 }
 
 static void open_in_root__stays_inside_with_openat2(void **state)
