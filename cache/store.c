@@ -160,7 +160,9 @@ int cache_open(const char *root, unsigned flags, struct cache **ret, struct rs_e
     struct stat st;
     int r;
 
-    if (!(flags & CACHE_NO_CREATE)) {
+    /* The store is there nearly always: mkdir -p only when it is not (one call, not one per
+     * component of the path; runroot opens the store at every run). */
+    if (!(flags & CACHE_NO_CREATE) && access(root, F_OK) < 0) {
         r = rs_mkdir_p(root, 0755);
         if (r < 0 && !(r == -EROFS && access(root, F_OK) == 0)) {
             rs_err_set(err, r, "cannot create the store '%s'", root);
