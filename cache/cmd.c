@@ -30,6 +30,7 @@ enum {
     OPT_REPAIR,
     OPT_BLOBS,
     OPT_CMD,
+    OPT_ENTRYPOINT,
     OPT_HOSTNAME,
     OPT_USER,
     OPT_SOURCE,
@@ -39,7 +40,7 @@ enum opt_bits {
     O_JSON = 1 << 0,
     O_REPAIR = 1 << 1,
     O_BLOBS = 1 << 2,
-    O_CONFIG = 1 << 3, /* -e -w --cmd --hostname --user --source */
+    O_CONFIG = 1 << 3, /* -e -w --entrypoint --cmd --hostname --user --source */
 };
 
 static bool arg_json;
@@ -308,7 +309,8 @@ static const struct verb image_verbs[] = {
     { "rm", verb_rm, NULL, 1, -1, 0, 0, "NAME...", "remove images (gc frees their layers)" },
     { "tag", verb_tag, NULL, 2, 2, 0, 0, "SRC DST", "give an image another name (atomic)" },
     { "import-dir", verb_import_dir, NULL, 2, 2, 0, O_CONFIG,
-      "DIR NAME [-e K=V]... [-w DIR] [--cmd 'CMD ARG...'] [--hostname H] [--user U]",
+      "DIR NAME [-e K=V]... [-w DIR] [--entrypoint 'CMD ARG...'] [--cmd 'CMD ARG...'] "
+      "[--hostname H] [--user U]",
       "make an image from a plain directory tree" },
     { "import", NULL, cmd_image_import, 0, 0, VERB_OWN_ARGV, 0, "FILE [NAME]",
       "import an OCI or docker archive" },
@@ -342,6 +344,7 @@ static void verb_usage(FILE *f, const char *group, const struct verb *v)
     if (v->options & O_CONFIG)
         fputs("\n  -e, --env K=V        set an environment variable (repeatable)\n"
               "  -w, --workdir DIR    the working directory\n"
+              "      --entrypoint 'CMD ARG'  what every command runs through (split at spaces)\n"
               "      --cmd 'CMD ARG'  the default command (split at spaces)\n"
               "      --hostname NAME  the hostname\n"
               "      --user USER      the user\n"
@@ -363,6 +366,7 @@ static const struct option verb_options[] = {
     { "env", required_argument, NULL, 'e' },
     { "workdir", required_argument, NULL, 'w' },
     { "cmd", required_argument, NULL, OPT_CMD },
+    { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
     { "hostname", required_argument, NULL, OPT_HOSTNAME },
     { "user", required_argument, NULL, OPT_USER },
     { "source", required_argument, NULL, OPT_SOURCE },
@@ -398,6 +402,10 @@ static bool verb_option(const struct verb *v, int opt, const char *arg)
     case OPT_CMD:
         strv_free(arg_config.cmd);
         arg_config.cmd = strv_split(arg, " \t");
+        return v->options & O_CONFIG;
+    case OPT_ENTRYPOINT:
+        strv_free(arg_config.entrypoint);
+        arg_config.entrypoint = strv_split(arg, " \t");
         return v->options & O_CONFIG;
     case OPT_HOSTNAME:
         set_string(&arg_config.hostname, arg);

@@ -36,6 +36,7 @@ void image_config_release(struct image_config *cfg)
     if (!cfg)
         return;
     cfg->env = strv_free(cfg->env);
+    cfg->entrypoint = strv_free(cfg->entrypoint);
     cfg->cmd = strv_free(cfg->cmd);
     free(cfg->working_dir);
     free(cfg->hostname);
@@ -51,6 +52,7 @@ static char *strdup_or_null(const char *s)
 void image_config_copy(struct image_config *dst, const struct image_config *src)
 {
     dst->env = src->env ? strv_copy(src->env) : NULL;
+    dst->entrypoint = src->entrypoint ? strv_copy(src->entrypoint) : NULL;
     dst->cmd = src->cmd ? strv_copy(src->cmd) : NULL;
     dst->working_dir = strdup_or_null(src->working_dir);
     dst->hostname = strdup_or_null(src->hostname);
@@ -207,6 +209,9 @@ static struct json_object *config_to_json(const struct image_config *cfg)
 {
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "Env", strv_to_json(cfg->env));
+    /* Only when there is one: the images made before it existed keep their ids. */
+    if (cfg->entrypoint)
+        json_object_object_add(o, "Entrypoint", strv_to_json(cfg->entrypoint));
     json_object_object_add(o, "Cmd", cfg->cmd ? strv_to_json(cfg->cmd) : NULL);
     json_object_object_add(o, "WorkingDir", string_or_null(cfg->working_dir));
     json_object_object_add(o, "Hostname", string_or_null(cfg->hostname));
@@ -365,7 +370,9 @@ static int config_from_json(struct json_object *o, struct image_config *cfg, str
         return r;
     if (cfg->env && !cfg->env[0])
         cfg->env = strv_free(cfg->env);
-    r = get_strv(c, "Cmd", what, &cfg->cmd, err);
+    r = get_strv(c, "Entrypoint", what, &cfg->entrypoint, err);
+    if (r >= 0)
+        r = get_strv(c, "Cmd", what, &cfg->cmd, err);
     if (r >= 0)
         r = get_string(c, "WorkingDir", false, what, &cfg->working_dir, err);
     if (r >= 0)

@@ -17,7 +17,9 @@
 
 struct image_config {
     char **env;        /* owned strv of "K=V"; may be NULL */
-    char **cmd;        /* owned strv; NULL means the runtime's default */
+    char **entrypoint; /* owned strv; NULL means none: the command runs as it is */
+    char **cmd;        /* owned strv; NULL means the runtime's default (the arguments of
+                        * the entrypoint, when there is one) */
     char *working_dir; /* owned; NULL means "/" */
     char *hostname;    /* owned; NULL means the runtime's default */
     char *user;        /* owned; NULL means root */

@@ -98,6 +98,8 @@ static char *config_json(const struct image *img, const struct oci_export_layer 
     json_object_object_add(root, "os", jstr("linux"));
     if (img->config.env)
         json_object_object_add(cfg, "Env", jstrv(img->config.env));
+    if (img->config.entrypoint)
+        json_object_object_add(cfg, "Entrypoint", jstrv(img->config.entrypoint));
     if (img->config.cmd)
         json_object_object_add(cfg, "Cmd", jstrv(img->config.cmd));
     if (img->config.working_dir)

@@ -333,17 +333,10 @@ static int parse_config(const struct member *m, struct oci_archive_info *info, s
         c = jget(o, "container_config", json_type_object);
     if (c) {
         img->config.env = json_strv(jget(c, "Env", json_type_array));
-        char **ep = json_strv(jget(c, "Entrypoint", json_type_array));
-        char **cmd = json_strv(jget(c, "Cmd", json_type_array));
-        if (ep && ep[0]) {
-            STRV_FOREACH(x, cmd)
-                strv_push(&ep, *x);
-            strv_free(cmd);
-            cmd = ep;
-        } else {
-            strv_free(ep);
-        }
-        img->config.cmd = cmd;
+        img->config.entrypoint = json_strv(jget(c, "Entrypoint", json_type_array));
+        if (img->config.entrypoint && !img->config.entrypoint[0])
+            img->config.entrypoint = strv_free(img->config.entrypoint);
+        img->config.cmd = json_strv(jget(c, "Cmd", json_type_array));
         const char *wd = jget_str(c, "WorkingDir"), *user = jget_str(c, "User");
         const char *host = jget_str(c, "Hostname");
         img->config.working_dir = wd && *wd ? xstrdup(wd) : NULL;

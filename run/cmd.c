@@ -37,6 +37,7 @@ enum {
     OPT_NO_HOSTS,
     OPT_ADD_HOST,
     OPT_ENV_FILE,
+    OPT_ENTRYPOINT,
     OPT_INIT,
     OPT_COMMIT,
 };
@@ -45,7 +46,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: %s [OPTIONS] IMAGE [OPTIONS] [COMMAND [ARG...]]\n"
-            "Run COMMAND (default: the image's Cmd, else /bin/sh) in a container made from IMAGE:\n"
+            "Run COMMAND (default: the image's Cmd, else /bin/sh), after the image's Entrypoint\n"
+            "if it has one, in a container made from IMAGE:\n"
             "a name in the store, a directory (used as one read-only layer), or an archive file\n"
             "(OCI, docker save, or a root tarball: imported into the store once, by content).\n\n"
             "  -e, --env K=V          set an environment variable (repeatable); -e K passes\n"
@@ -71,6 +73,8 @@ static void usage(FILE *f)
             "  -t, --tty              give the command a pty (default when stdin is a terminal)\n"
             "      --init             run a small init as PID 1 that reaps and forwards signals\n"
             "      --commit NAME      keep the container's changes as a new layer and image NAME\n"
+            "      --entrypoint CMD   run CMD instead of the image's entrypoint (\"\" for none);\n"
+            "                         the image's Cmd is then not used\n"
             "  -q, --quiet  --verbose  --root DIR   (see 'rootstock --help'; -v is --volume)\n\n"
             "Exit status: the command's, 128+N if it was killed by signal N, 137 after an\n"
             "out-of-memory kill, 125 if runroot failed, 126 if COMMAND cannot be executed,\n"
@@ -87,6 +91,7 @@ struct args {
     struct run_host *hosts;
     const char *workdir;
     const char *commit;
+    const char *entrypoint;
     bool tty;
     bool no_tty_auto;
     char *image;
@@ -154,6 +159,31 @@ static int add_env_file(struct args *a, const char *path, struct rs_err *err)
         line = last ? end : end + 1;
     }
     return 0;
+}
+
+/* What runs, as docker composes it: the entrypoint (the image's, or --entrypoint's, "" for none)
+ * followed by COMMAND, or by the image's Cmd unless --entrypoint replaced the entrypoint; with
+ * neither, /bin/sh. */
+static char **command_line(const struct args *a, const struct image_config *cfg)
+{
+    char **cmd = a->command ? a->command : a->entrypoint ? NULL : cfg->cmd;
+    char **argv = NULL;
+
+    if (a->entrypoint) {
+        if (a->entrypoint[0])
+            strv_push(&argv, a->entrypoint);
+    } else {
+        STRV_FOREACH(e, cfg->entrypoint)
+            strv_push(&argv, *e);
+    }
+    STRV_FOREACH(c, cmd)
+        strv_push(&argv, *c);
+    if (!argv || !argv[0]) {
+        strv_free(argv);
+        argv = NULL;
+        strv_push(&argv, "/bin/sh");
+    }
+    return argv;
 }
 
 static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
@@ -249,6 +279,9 @@ static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
     case OPT_COMMIT:
         a->commit = arg;
         return 0;
+    case OPT_ENTRYPOINT:
+        a->entrypoint = arg;
+        return 0;
     case 't':
         a->tty = true;
         return 0;
@@ -263,6 +296,7 @@ static int parse_argv(struct args *a, int argc, char *argv[])
         { "help", no_argument, NULL, 'h' },
         { "env", required_argument, NULL, 'e' },
         { "env-file", required_argument, NULL, OPT_ENV_FILE },
+        { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
         { "workdir", required_argument, NULL, 'w' },
         { "user", required_argument, NULL, 'u' },
         { "volume", required_argument, NULL, 'V' },
@@ -455,12 +489,11 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
 {
     _cleanup_(cache_closep) struct cache *c = NULL;
     _cleanup_(image_freep) struct image *img = NULL;
-    _cleanup_strv_free_ char **lowers = NULL, **env = NULL;
+    _cleanup_strv_free_ char **lowers = NULL, **env = NULL, **command = NULL;
     _cleanup_free_ char *upper = NULL, *work = NULL, *merged = NULL, *hostname = NULL;
     _cleanup_free_ char *dir = NULL;
     struct cache_container *ct = NULL;
     struct run_result res;
-    char *default_cmd[] = { (char *)"/bin/sh", NULL };
     int r;
 
     r = cache_open(cli_store_root(), 0, &c, err);
@@ -518,7 +551,8 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
     a->o.discard_upper = !a->commit;
     a->o.etc_files = true;
     a->o.env = env;
-    a->o.argv = a->command ? a->command : img->config.cmd ? img->config.cmd : default_cmd;
+    command = command_line(a, &img->config);
+    a->o.argv = command;
     a->o.cwd = a->workdir ? a->workdir : img->config.working_dir;
     if (!a->o.hostname)
         a->o.hostname =

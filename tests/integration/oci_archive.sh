@@ -7,7 +7,7 @@ need_root
 need_cmd python3
 command -v zstd >/dev/null || skip_all "needs zstd"
 
-plan 28
+plan 30
 
 # A small image: a static-ish tree with a hard link, a setuid file, a symlink and a capability.
 mkdir -p "$T/tree/etc" "$T/tree/usr/bin" "$T/tree/opt/old"
@@ -45,6 +45,14 @@ else
 fi
 check "import --max-size above the layer's size imports" bash -c "ROOTSTOCK_ROOT='$T/store2b' $R image import --max-size 64M '$T/a.tar' -q | grep -qx small:latest"
 check "a second import is a lookup" bash -c "$R image import '$T/a.tar' 2>&1 | grep -vq importing"
+
+# The entrypoint stays apart from the Cmd, in the archive and back in a store.
+ROOTSTOCK_ROOT="$T/store1e" $R image import-dir "$T/tree" withep --entrypoint '/usr/bin/sh -c' --cmd 'echo hi' >/dev/null 2>&1
+ROOTSTOCK_ROOT="$T/store1e" $R image export withep -o "$T/ep.tar" -q >/dev/null
+check "skopeo sees the Entrypoint and the Cmd apart" bash -c "skopeo inspect --config oci-archive:'$T/ep.tar' | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"config\"]; sys.exit(not (c[\"Entrypoint\"] == [\"/usr/bin/sh\", \"-c\"] and c[\"Cmd\"] == [\"echo\", \"hi\"]))'"
+check "imported again, they stay apart, and the re-export is byte-identical" bash -c "ROOTSTOCK_ROOT='$T/store2e' $R image import '$T/ep.tar' -q >/dev/null &&
+    ROOTSTOCK_ROOT='$T/store2e' $R image inspect withep | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"config\"]; sys.exit(not (c[\"Entrypoint\"] == [\"/usr/bin/sh\", \"-c\"] and c[\"Cmd\"] == [\"echo\", \"hi\"]))' &&
+    ROOTSTOCK_ROOT='$T/store2e' $R image export withep -o '$T/ep2.tar' -q >/dev/null && cmp '$T/ep.tar' '$T/ep2.tar'"
 
 # umoci 0.4.7 reads only gzip layers and only a layout directory.
 $R image export --gzip small -o "$T/g.tar" -q >/dev/null

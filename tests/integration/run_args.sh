@@ -12,7 +12,7 @@ cp "$(command -v busybox)" "$R/bin/busybox"
 for a in sh echo cat; do ln -s busybox "$R/bin/$a"; done
 "$ROOTSTOCK" image import-dir "$R" tiny >/dev/null || { echo "Bail out! image import-dir fails"; exit 1; }
 
-plan 11
+plan 15
 check "an option after IMAGE applies" sh -c '[ "$(runroot tiny -e X=after sh -c "echo \$X")" = after ]'
 check "options before and after IMAGE both apply" \
     sh -c '[ "$(runroot -e A=1 tiny -e B=2 -m 64M sh -c "echo \$A\$B")" = 12 ]'
@@ -20,6 +20,15 @@ check "the command's own options are left to it" sh -c '[ "$(runroot tiny echo -
 check "-- ends runroot's options" sh -c '[ "$(runroot tiny -- echo -e x)" = x ]'
 expect_fail 2 "unknown option '--frob'" "an unknown option after IMAGE is a usage error" runroot tiny --frob sh
 expect_fail 2 "no image given" "options without an IMAGE are a usage error" runroot -m 10M
+
+# Entrypoint, as docker composes it: the image's entrypoint, then COMMAND or the image's Cmd;
+# --entrypoint replaces it (and drops the Cmd), "" removes it.
+"$ROOTSTOCK" image import-dir "$R" ep --entrypoint 'echo ep' --cmd 'default' >/dev/null ||
+    { echo "Bail out! image import-dir --entrypoint fails"; exit 1; }
+check "the image's entrypoint runs with its Cmd" sh -c '[ "$(runroot ep)" = "ep default" ]'
+check "... or with COMMAND instead of the Cmd" sh -c '[ "$(runroot ep a b)" = "ep a b" ]'
+check "--entrypoint replaces it and drops the Cmd" sh -c '[ "$(runroot --entrypoint cat ep </dev/null | wc -c)" -eq 0 ] && [ "$(echo in | runroot --entrypoint cat ep)" = in ]'
+check "--entrypoint '' runs COMMAND alone" sh -c '[ "$(runroot --entrypoint "" ep echo alone)" = alone ]'
 
 # Environment: -e K passes runroot's own value (none when it has none), --env-file reads docker's
 # format, and later options win.

@@ -124,6 +124,28 @@ static void image_json__round_trips(void **state)
     assert_string_equal(b->config.working_dir, "/root");
     assert_int_equal(strv_length(b->layers), 2);
     assert_int_equal(b->created, 1700000000);
+    /* No entrypoint: no key, so the ids of images made before it existed stay. */
+    assert_null(strstr(json, "Entrypoint"));
+    assert_null(b->config.entrypoint);
+}
+
+static void image_json__keeps_the_entrypoint_apart_and_in_the_id(void **state)
+{
+    _cleanup_(image_freep) struct image *a = sample_image();
+    _cleanup_(image_freep) struct image *b = NULL;
+    _cleanup_free_ char *json = NULL, *id_without = strdup(a->id);
+    struct rs_err err = RS_ERR_INIT;
+    (void)state;
+    strv_push(&a->config.entrypoint, "/usr/bin/tini");
+    strv_push(&a->config.entrypoint, "--");
+    image_compute_id(a);
+    assert_string_not_equal(a->id, id_without);
+    json = image_to_json(a);
+    assert_int_equal(image_from_json(json, strlen(json), &b, &err), 0);
+    assert_int_equal(strv_length(b->config.entrypoint), 2);
+    assert_string_equal(b->config.entrypoint[1], "--");
+    assert_string_equal(b->config.cmd[0], "/bin/bash");
+    assert_string_equal(b->id, a->id);
 }
 
 static void image_json__rejects_bad_records_and_leaves_ret(void **state)
@@ -186,6 +208,7 @@ int main(void)
         cmocka_unit_test(image_name__refuses_overlong_names),
         cmocka_unit_test(image_id__depends_on_content_not_name_or_date),
         cmocka_unit_test(image_json__round_trips),
+        cmocka_unit_test(image_json__keeps_the_entrypoint_apart_and_in_the_id),
         cmocka_unit_test(image_json__rejects_bad_records_and_leaves_ret),
         cmocka_unit_test(layer_meta__round_trips_and_checks_fields),
     };
