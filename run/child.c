@@ -25,6 +25,7 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/path.h"
 #include "common/strv.h"
 #include "common/xalloc.h"
 #include "run/seccomp.h"
@@ -276,6 +277,27 @@ static int do_exec(const struct plan *p, char **env, struct child_msg *m)
     return -m->err;
 }
 
+/* chdir, making the directory (resolved in the new root) when it is missing, as docker and
+ * runc do for a working directory the image lacks. Sets errno on failure. */
+static int enter_cwd(const char *cwd)
+{
+    _cleanup_close_ int root = -1, dir = -1;
+
+    if (chdir(cwd) == 0)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+    root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return -1;
+    dir = rs_mkdir_in_root(root, cwd, 0755);
+    if (dir < 0) {
+        errno = -dir;
+        return -1;
+    }
+    return fchdir(dir);
+}
+
 void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
 {
     const struct run_options *o = p->opts;
@@ -294,7 +316,7 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
     }
     if (o->tty ? setup_tty(sync_fd, m) < 0 : setup_stdio(o, m) < 0)
         return;
-    if (chdir(p->cwd) < 0) {
+    if (enter_cwd(p->cwd) < 0) {
         run_child_fail(m, errno, "cannot change to the working directory '%s'", p->cwd);
         return;
     }

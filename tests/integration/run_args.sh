@@ -12,7 +12,7 @@ cp "$(command -v busybox)" "$R/bin/busybox"
 for a in sh echo cat; do ln -s busybox "$R/bin/$a"; done
 "$ROOTSTOCK" image import-dir "$R" tiny >/dev/null || { echo "Bail out! image import-dir fails"; exit 1; }
 
-plan 15
+plan 17
 check "an option after IMAGE applies" sh -c '[ "$(runroot tiny -e X=after sh -c "echo \$X")" = after ]'
 check "options before and after IMAGE both apply" \
     sh -c '[ "$(runroot -e A=1 tiny -e B=2 -m 64M sh -c "echo \$A\$B")" = 12 ]'
@@ -20,6 +20,11 @@ check "the command's own options are left to it" sh -c '[ "$(runroot tiny echo -
 check "-- ends runroot's options" sh -c '[ "$(runroot tiny -- echo -e x)" = x ]'
 expect_fail 2 "unknown option '--frob'" "an unknown option after IMAGE is a usage error" runroot tiny --frob sh
 expect_fail 2 "no image given" "options without an IMAGE are a usage error" runroot -m 10M
+
+# A working directory the image lacks is made, as docker and runc do; not on a read-only root.
+check "-w makes a missing working directory" sh -c '[ "$(runroot -w /new/work tiny sh -c pwd)" = /new/work ]'
+expect_fail 125 "cannot change to the working directory '/new/work': Read-only file system" \
+    "... except on a read-only root, which says why" runroot --read-only -w /new/work tiny sh -c pwd
 
 # Entrypoint, as docker composes it: the image's entrypoint, then COMMAND or the image's Cmd;
 # --entrypoint replaces it (and drops the Cmd), "" removes it.

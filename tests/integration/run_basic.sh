@@ -102,7 +102,7 @@ check "a signal gives 128+N" sh -c 'runroot $IMG sh -c "kill -TERM \$\$; sleep 1
 expect_fail 127 "^runroot: error: command not found: 'nope'" "a missing command exits 127" runroot $IMG nope
 expect_fail 126 "^runroot: error: cannot execute '/etc/marker'" "a non-executable command exits 126" runroot $IMG /etc/marker
 expect_fail 125 "^runroot: error: image 'missing(:latest)?' not found" "a missing image exits 125" runroot missing true
-expect_fail 125 "^runroot: error: cannot change to the working directory '/nonexistent'" "a bad -w exits 125 with the reason" runroot -w /nonexistent $IMG true
+expect_fail 125 "^runroot: error: cannot change to the working directory '/etc/marker/sub': Not a directory" "a -w through a file exits 125 with the reason" runroot -w /etc/marker/sub $IMG true
 check "--init: PID 1 is the init and the command runs as 2" sh -c '[ "$(runroot --init $IMG sh -c "echo \$\$" </dev/null)" = 2 ]'
 check "--init passes the exit status through" sh -c 'runroot --init $IMG sh -c "exit 7" </dev/null; [ $? -eq 7 ]'
 check "a signal to runroot reaches the command" sh -c 'runroot --init $IMG sleep 30 </dev/null & p=$!; sleep 0.5; kill -TERM $p; wait $p; [ $? -eq 143 ]'
