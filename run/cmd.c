@@ -73,6 +73,7 @@ static void usage(FILE *f)
             "  -t, --tty              give the command a pty (default when stdin is a terminal)\n"
             "      --init             run a small init as PID 1 that reaps and forwards signals\n"
             "      --commit NAME      keep the container's changes as a new layer and image NAME\n"
+            "                         (only when the command exits 0)\n"
             "      --entrypoint CMD   run CMD instead of the image's entrypoint (\"\" for none);\n"
             "                         the image's Cmd is then not used\n"
             "  -q, --quiet  --verbose  --root DIR   (see 'rootstock --help'; -v is --volume)\n\n"
@@ -565,8 +566,13 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
     a->o.cgroup = true;
 
     r = run_container(&a->o, &res, err);
-    if (r >= 0 && a->commit)
+    /* A failed or interrupted command leaves a half-made change (a broken apt-get install):
+     * never published under the name, as a failed build step is not. */
+    if (r >= 0 && a->commit && res.exit_code == 0 && !res.main_oom_killed)
         r = commit(c, img, ct, a->commit, err);
+    else if (r >= 0 && a->commit)
+        log_warning("not committing '%s': the command exited %d", a->commit,
+                    res.main_oom_killed ? 137 : res.exit_code);
     cache_container_remove(ct);
     if (r < 0)
         return r;

@@ -25,7 +25,7 @@ IMG=tiny
 export IMG R
 rr() { runroot "$@" </dev/null; }
 
-plan 42
+plan 44
 check "the command is PID 1" sh -c '[ "$(runroot $IMG sh -c "echo \$\$" </dev/null)" = 1 ]'
 out=$(rr $IMG ps -o pid,comm)
 check "ps shows only the container's processes" sh -c '[ "$(printf "%s\n" "$1" | wc -l)" -eq 2 ]' _ "$out"
@@ -87,6 +87,9 @@ check "--commit prints the new image's name" [ "$out" = new:latest ]
 check "the committed file is in the new image" sh -c '[ "$(runroot new cat /f </dev/null)" = x ]'
 n_layers() { "$ROOTSTOCK" image inspect "$1" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["layers"]))'; }
 check "the new image has one more layer" [ "$(n_layers new)" -eq "$(($(n_layers $IMG) + 1))" ]
+expect_fail 3 "not committing 'broken': the command exited 3" "a command that fails is not committed" \
+    sh -c 'runroot --commit broken $IMG sh -c "echo half >/f; exit 3" </dev/null'
+check "... and no image of that name is made" sh -c '! "$ROOTSTOCK" image inspect broken >/dev/null 2>&1'
 check "a commit of a commit stacks" sh -c 'runroot --commit newer new sh -c "echo y >> /f" </dev/null >/dev/null && [ "$(runroot newer cat /f </dev/null | tr "\n" " ")" = "x y " ]'
 check "a directory IMAGE works as a read-only layer" sh -c 'runroot "$0" sh -c "echo x >/etc/marker" </dev/null && [ "$(cat "$0/etc/marker")" = from-image ]' "$R"
 check "/dev has the standard nodes" sh -c 'runroot $IMG sh -c "test -c /dev/null && test -c /dev/zero && test -c /dev/full && test -c /dev/random && test -c /dev/urandom && test -c /dev/tty && test -c /dev/pts/ptmx && test -d /dev/shm && test -d /dev/mqueue" </dev/null'
