@@ -38,6 +38,7 @@ enum {
     OPT_ADD_HOST,
     OPT_ENV_FILE,
     OPT_ENTRYPOINT,
+    OPT_TMPFS,
     OPT_INIT,
     OPT_COMMIT,
 };
@@ -57,6 +58,8 @@ static void usage(FILE *f)
             "  -u, --user USER[:GROUP]  run as this user (a name or number, looked up in the\n"
             "                         image's /etc/passwd and /etc/group) and group\n"
             "  -v, --volume SRC:DST[:ro]  bind a host path into the container (repeatable)\n"
+            "      --tmpfs DST[:OPTS] a tmpfs on DST (repeatable; OPTS as docker's: size=64m,\n"
+            "                         mode=1777, exec; noexec,nosuid,nodev by default)\n"
             "      --read-only        mount the root filesystem read-only\n"
             "      --net private|host the network: private (only lo, default) or the host's\n"
             "                         (then /etc/resolv.conf and /etc/hosts are the host's)\n"
@@ -86,9 +89,9 @@ static void usage(FILE *f)
 struct args {
     struct run_options o;
     char **env;
-    char **bind_storage;
+    char **storage; /* the parsed options' copies, which binds, tmpfs and hosts point into */
     struct run_bind *binds;
-    char **host_storage;
+    struct run_tmpfs *tmpfs;
     struct run_host *hosts;
     const char *workdir;
     const char *commit;
@@ -102,12 +105,22 @@ struct args {
 static void args_release(struct args *a)
 {
     strv_free(a->env);
-    strv_free(a->bind_storage);
-    strv_free(a->host_storage);
+    strv_free(a->storage);
     free(a->hosts);
+    free(a->tmpfs);
     free(a->binds);
     free(a->image);
     strv_free(a->command);
+}
+
+/* Keep a parsed option's copy and append its value (size bytes) to the n-element array. */
+static void append_parsed(struct args *a, char *storage, void **array, size_t *n, const void *value,
+                          size_t size)
+{
+    strv_consume(&a->storage, storage);
+    *array = xreallocarray(*array, *n + 1, size);
+    memcpy((char *)*array + *n * size, value, size);
+    (*n)++;
 }
 
 /* -e K=V, or -e K: K with runroot's own value, when it has one (as docker and podman do). */
@@ -211,9 +224,15 @@ static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
         char *storage;
         if (run_parse_bind(arg, &b, &storage, err) < 0)
             return rs_err_ret(err);
-        strv_consume(&a->bind_storage, storage);
-        a->binds = xreallocarray(a->binds, a->o.n_binds + 1, sizeof(*a->binds));
-        a->binds[a->o.n_binds++] = b;
+        append_parsed(a, storage, (void **)&a->binds, &a->o.n_binds, &b, sizeof(b));
+        return 0;
+    }
+    case OPT_TMPFS: {
+        struct run_tmpfs t;
+        char *storage;
+        if (run_parse_tmpfs(arg, &t, &storage, err) < 0)
+            return rs_err_ret(err);
+        append_parsed(a, storage, (void **)&a->tmpfs, &a->o.n_tmpfs, &t, sizeof(t));
         return 0;
     }
     case 'm':
@@ -269,9 +288,7 @@ static int parse_one(struct args *a, int c, const char *arg, struct rs_err *err)
         char *storage;
         if (run_parse_host(arg, &h, &storage, err) < 0)
             return rs_err_ret(err);
-        strv_consume(&a->host_storage, storage);
-        a->hosts = xreallocarray(a->hosts, a->o.n_hosts + 1, sizeof(*a->hosts));
-        a->hosts[a->o.n_hosts++] = h;
+        append_parsed(a, storage, (void **)&a->hosts, &a->o.n_hosts, &h, sizeof(h));
         return 0;
     }
     case OPT_INIT:
@@ -298,6 +315,7 @@ static int parse_argv(struct args *a, int argc, char *argv[])
         { "env", required_argument, NULL, 'e' },
         { "env-file", required_argument, NULL, OPT_ENV_FILE },
         { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+        { "tmpfs", required_argument, NULL, OPT_TMPFS },
         { "workdir", required_argument, NULL, 'w' },
         { "user", required_argument, NULL, 'u' },
         { "volume", required_argument, NULL, 'V' },
@@ -561,6 +579,7 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
     if (!a->o.user && img->config.user && *img->config.user)
         a->o.user = img->config.user;
     a->o.binds = a->binds;
+    a->o.tmpfs = a->tmpfs;
     a->o.hosts = a->hosts;
     a->o.tty = a->tty || isatty(STDIN_FILENO);
     a->o.cgroup = true;

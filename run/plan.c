@@ -109,6 +109,60 @@ int run_parse_bind(const char *text, struct run_bind *ret, char **ret_storage, s
     return 0;
 }
 
+int run_parse_tmpfs(const char *text, struct run_tmpfs *ret, char **ret_storage, struct rs_err *err)
+{
+    static const struct {
+        const char *name;
+        unsigned long set, clear;
+    } words[] = {
+        { "ro", MS_RDONLY, 0 },
+        { "rw", 0, MS_RDONLY },
+        { "noexec", MS_NOEXEC, 0 },
+        { "exec", 0, MS_NOEXEC },
+        { "nosuid", MS_NOSUID, 0 },
+        { "suid", 0, MS_NOSUID },
+        { "nodev", MS_NODEV, 0 },
+        { "dev", 0, MS_NODEV },
+        { "noatime", MS_NOATIME, 0 },
+        { "relatime", MS_RELATIME, 0 },
+        { "strictatime", MS_STRICTATIME, 0 },
+    };
+    _cleanup_free_ char *copy = xstrdup(text);
+    _cleanup_strbuf_ struct strbuf data = STRBUF_INIT(4096);
+    char *options = strchr(copy, ':'), *storage;
+    unsigned long flags = MS_NOEXEC | MS_NOSUID | MS_NODEV;
+    size_t dest_len;
+
+    if (options)
+        *options++ = '\0';
+    if (copy[0] != '/' || !copy[strspn(copy, "/")])
+        return rs_err_msg(err, -EINVAL,
+                          "invalid tmpfs '%s': the destination must be an absolute path, not /",
+                          text);
+    for (char *word = options, *next; word && *word; word = next) {
+        size_t i;
+        next = strchr(word, ',');
+        if (next)
+            *next++ = '\0';
+        for (i = 0; i < ELEMENTSOF(words) && strcmp(word, words[i].name) != 0; i++)
+            ;
+        if (i < ELEMENTSOF(words))
+            flags = (flags | words[i].set) & ~words[i].clear;
+        else if (!strchr(word, '=') || strbuf_addf(&data, "%s%s", data.len ? "," : "", word) < 0)
+            return rs_err_msg(err, -EINVAL, "invalid tmpfs '%s': unknown option '%s'", text, word);
+    }
+    /* One allocation: the destination, then the tmpfs's own options. */
+    dest_len = strlen(copy);
+    storage = xmalloc(dest_len + 1 + data.len + 1);
+    memcpy(storage, copy, dest_len + 1);
+    memcpy(storage + dest_len + 1, strbuf_str(&data), data.len + 1);
+    *ret = (struct run_tmpfs){ .dest = storage,
+                               .flags = flags,
+                               .data = data.len ? storage + dest_len + 1 : NULL };
+    *ret_storage = storage;
+    return 0;
+}
+
 static bool valid_host_name(const char *name)
 {
     return name[0] && strlen(name) <= 253 && !name[strspn(name, HOSTNAME_CHARS)];
@@ -273,6 +327,10 @@ static int validate(const struct run_options *o, struct rs_err *err)
             return rs_err_msg(err, -EINVAL, "invalid host '%s:%s'",
                               o->hosts[i].name ? o->hosts[i].name : "",
                               o->hosts[i].address ? o->hosts[i].address : "");
+    for (size_t i = 0; i < o->n_tmpfs; i++)
+        if (!o->tmpfs[i].dest || o->tmpfs[i].dest[0] != '/' ||
+            !o->tmpfs[i].dest[strspn(o->tmpfs[i].dest, "/")])
+            return rs_err_msg(err, -EINVAL, "invalid tmpfs: an absolute destination is needed");
     if (o->io_weight > 10000)
         return rs_err_msg(err, -ERANGE, "invalid io weight %u: 1 to 10000", o->io_weight);
     if ((int)o->net < 0 || o->net >= _RUN_NET_MAX)
@@ -357,6 +415,9 @@ static void plan_mounts(struct plan *p, const struct run_options *o)
         if (o->binds[i].read_only)
             op->flags |= OPF_READ_ONLY;
     }
+    for (size_t i = 0; i < o->n_tmpfs; i++)
+        add_mount(p, "tmpfs", o->tmpfs[i].dest + strspn(o->tmpfs[i].dest, "/"), o->tmpfs[i].flags,
+                  o->tmpfs[i].data);
     add_op(p, OP_PIVOT, "/");
     if (p->join_net)
         add_op(p, OP_JOIN_NET, "/");

@@ -100,6 +100,11 @@ uint64_t run_default_caps(void);
 int run_parse_cap(const char *name, uint64_t *ret_mask, struct rs_err *err);
 /* Parse "SRC:DST[:ro|:rw]"; ret's strings point into a copy owned by *ret_storage. */
 int run_parse_bind(const char *text, struct run_bind *ret, char **ret_storage, struct rs_err *err);
+/* Parse "DST[:OPTIONS]" as docker's --tmpfs: the mount flags among OPTIONS (ro, rw, exec,
+ * noexec, suid, nosuid, dev, nodev, ...; noexec, nosuid and nodev unless told otherwise) and the
+ * rest for the tmpfs (size=64m, mode=1777); ret's strings point into *ret_storage. */
+int run_parse_tmpfs(const char *text, struct run_tmpfs *ret, char **ret_storage,
+                    struct rs_err *err);
 /* Parse "NAME:ADDRESS" (an IPv6 address may be in brackets); ret's strings point into a copy
  * owned by *ret_storage. */
 int run_parse_host(const char *text, struct run_host *ret, char **ret_storage, struct rs_err *err);

@@ -29,6 +29,13 @@ struct run_bind {
     bool read_only;
 };
 
+/* --tmpfs DST[:OPTIONS]: a fresh tmpfs on dest, inside the root as -v's are. */
+struct run_tmpfs {
+    const char *dest;    /* borrowed: absolute path inside the container */
+    unsigned long flags; /* MS_* */
+    const char *data;    /* borrowed: tmpfs options (size=, mode=, ...), or NULL */
+};
+
 /* --add-host NAME:ADDRESS: one more line of the container's /etc/hosts. */
 struct run_host {
     const char *name;    /* borrowed: letters, digits, '-', '_' and '.' */
@@ -99,6 +106,8 @@ struct run_options {
 
     const struct run_bind *binds;
     size_t n_binds;
+    const struct run_tmpfs *tmpfs;
+    size_t n_tmpfs;
 
     /* Resource limits, 0 = none. With any of them, or with `cgroup`, the command runs in a
      * new cgroup (v2, or the v1 controllers on v1 and hybrid hosts, detected) that is

@@ -9,10 +9,10 @@ need_cmd busybox
 R=$T/root
 mkdir -p "$R/bin"
 cp "$(command -v busybox)" "$R/bin/busybox"
-for a in sh echo cat; do ln -s busybox "$R/bin/$a"; done
+for a in sh echo cat grep cut stat tr; do ln -s busybox "$R/bin/$a"; done
 "$ROOTSTOCK" image import-dir "$R" tiny >/dev/null || { echo "Bail out! image import-dir fails"; exit 1; }
 
-plan 17
+plan 20
 check "an option after IMAGE applies" sh -c '[ "$(runroot tiny -e X=after sh -c "echo \$X")" = after ]'
 check "options before and after IMAGE both apply" \
     sh -c '[ "$(runroot -e A=1 tiny -e B=2 -m 64M sh -c "echo \$A\$B")" = 12 ]'
@@ -25,6 +25,14 @@ expect_fail 2 "no image given" "options without an IMAGE are a usage error" runr
 check "-w makes a missing working directory" sh -c '[ "$(runroot -w /new/work tiny sh -c pwd)" = /new/work ]'
 expect_fail 125 "cannot change to the working directory '/new/work': Read-only file system" \
     "... except on a read-only root, which says why" runroot --read-only -w /new/work tiny sh -c pwd
+
+# --tmpfs: a writable /tmp on a read-only root, the common docker pattern; docker's options.
+check "--read-only --tmpfs /tmp: /tmp takes writes, the rest of the root does not" \
+    sh -c 'runroot --read-only --tmpfs /tmp tiny sh -c "echo x >/tmp/f && ! echo y 2>/dev/null >/f"'
+check "--tmpfs options: size and mode for the tmpfs, exec for the mount; noexec,nosuid,nodev by default" \
+    sh -c '[ "$(runroot --tmpfs /a --tmpfs /b:size=1m,mode=1777,exec tiny sh -c "grep -E \" /(a|b) \" /proc/mounts | cut -d\" \" -f2,4; stat -c %a /b" | tr "\n" " ")" = "/a rw,nosuid,nodev,noexec,relatime /b rw,nosuid,nodev,relatime,size=1024k 1777 " ]'
+expect_fail 2 "invalid tmpfs '/t:bogus': unknown option 'bogus'" "an unknown --tmpfs option is a usage error" \
+    runroot --tmpfs /t:bogus tiny true
 
 # Entrypoint, as docker composes it: the image's entrypoint, then COMMAND or the image's Cmd;
 # --entrypoint replaces it (and drops the Cmd), "" removes it.

@@ -208,6 +208,34 @@ static void plan__etc_files_come_before_the_overlay_and_follow_the_network(void 
     p = run_plan_free(p);
 }
 
+static void parse__tmpfs_splits_mount_flags_from_tmpfs_options(void **state)
+{
+    (void)state;
+    struct run_tmpfs t;
+    struct rs_err err = RS_ERR_INIT;
+    char *storage = NULL;
+    const unsigned long safe = MS_NOEXEC | MS_NOSUID | MS_NODEV;
+
+    assert_int_equal(run_parse_tmpfs("/run", &t, &storage, &err), 0);
+    assert_string_equal(t.dest, "/run");
+    assert_int_equal(t.flags, safe);
+    assert_null(t.data);
+    free(storage);
+    assert_int_equal(run_parse_tmpfs("/t:size=64m,exec,ro,mode=1777", &t, &storage, &err), 0);
+    assert_string_equal(t.dest, "/t");
+    assert_int_equal(t.flags, (safe & ~(unsigned long)MS_NOEXEC) | MS_RDONLY);
+    assert_string_equal(t.data, "size=64m,mode=1777");
+    free(storage);
+    static const char *const bad[] = { "run", "/", "//", "/t:bogus", "/t:size=1m,frob" };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        storage = (char *)0x1;
+        assert_int_equal(run_parse_tmpfs(bad[i], &t, &storage, &err), -EINVAL);
+        assert_ptr_equal(storage, (char *)0x1);
+        assert_non_null(strstr(err.msg, bad[i]));
+        rs_err_release(&err);
+    }
+}
+
 static void parse__host_is_name_colon_address(void **state)
 {
     (void)state;
@@ -635,6 +663,7 @@ int main(void)
         cmocka_unit_test(plan__root_dir_is_bound_and_binds_go_before_pivot),
         cmocka_unit_test(plan__etc_files_come_before_the_overlay_and_follow_the_network),
         cmocka_unit_test(parse__host_is_name_colon_address),
+        cmocka_unit_test(parse__tmpfs_splits_mount_flags_from_tmpfs_options),
         cmocka_unit_test(user__names_and_numbers_resolve_as_runc_does),
         cmocka_unit_test(plan__env_gets_defaults_and_keeps_given_values),
         cmocka_unit_test(cgroup__names_say_their_owner),
