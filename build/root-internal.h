@@ -134,5 +134,13 @@ char *build_key_text(const char *codename, const char *arch, enum build_variant 
                      char *const *components, char *const *include, char *const *exclude,
                      const struct build_pkg_list *l, const char *parent_key, int64_t sde);
 
+/* debootstrap's merge_usr on the unpacked root: every real /bin, /lib, /sbin… is merged into
+ * its /usr counterpart (entry by entry where both have a directory) and replaced by a link; a
+ * file both have, or a relative link that would point elsewhere once moved, is an error. A
+ * buildd root of bookworm or older stays unmerged and gets
+ * /etc/unsupported-skip-usrmerge-conversion, as debootstrap does. */
+int build_merge_usr(int root_fd, const char *codename, enum build_variant variant,
+                    struct rs_err *err);
+
 /* Clamp every mtime under dir_fd (not following symlinks) to sde; nothing when sde < 0. */
 int build_clamp_mtimes(int dir_fd, int64_t sde, struct rs_err *err);

@@ -158,34 +158,116 @@ int build_clamp_mtimes(int dir_fd, int64_t sde, struct rs_err *err)
 
 /* ---- assembling ---- */
 
-/* debootstrap's merge_usr: a real /bin, /lib… directory left by an old base-files is moved
- * into /usr and replaced by a link. trixie's base-files ships the links: nothing to do. */
-static int merge_usr(int root_fd, struct rs_err *err)
+static int write_in_root(int root_fd, const char *path, const void *data, size_t len, mode_t mode,
+                         bool only_if_absent, struct rs_err *err);
+
+/* debootstrap's can_usrmerge_symlink: whether a link at path (under one of /bin, /lib…,
+ * "lib/x/y") still means the same once moved one level down into /usr. Absolute targets do; a
+ * relative one must not climb out of its top-level directory (Debian Policy 10.5). */
+static bool usrmerge_symlink_ok(const char *path, const char *target)
+{
+    size_t depth = 1; /* components of "/" + path */
+
+    for (const char *c = path; *c; c++)
+        depth += *c == '/';
+    if (target[0] == '/')
+        return true;
+    for (;;) {
+        if (target[0] == '/')
+            target++;
+        else if (strncmp(target, "./", 2) == 0)
+            target += 2;
+        else if (strcmp(target, "..") == 0)
+            return depth >= 3;
+        else if (strncmp(target, "../", 3) == 0) {
+            if (depth <= 2)
+                return false;
+            depth--;
+            target += 3;
+        } else
+            return !strstr(target, "/../");
+    }
+}
+
+/* debootstrap's merge_usr_entry: move name (in src, at path "lib/udev") to the same name in dst
+ * (its /usr counterpart); a directory both have is merged entry by entry, anything else that
+ * both have is an error. Directories are opened from their parent's fd without following
+ * links, so nothing the packages made can lead outside the root. */
+static int merge_usr_entry(int src, int dst, const char *name, const char *path, struct rs_err *err)
+{
+    struct stat src_st, dst_st;
+    _cleanup_close_ int sub_src = -1, sub_dst = -1;
+    _cleanup_closedir_ DIR *d = NULL;
+    struct dirent *de;
+    int r;
+
+    if (fstatat(dst, name, &dst_st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno != ENOENT || renameat2(src, name, dst, name, RENAME_NOREPLACE) < 0)
+            return rs_err_set(err, -errno, "cannot move '/%s' into /usr", path);
+        return 0;
+    }
+    if (fstatat(src, name, &src_st, AT_SYMLINK_NOFOLLOW) < 0)
+        return rs_err_set(err, -errno, "cannot merge '/%s' into /usr", path);
+    if (!S_ISDIR(src_st.st_mode) || !S_ISDIR(dst_st.st_mode))
+        return rs_err_msg(
+            err, -EEXIST, "cannot merge '/%s' into /usr: '/usr/%s' exists and is not %s", path,
+            path, S_ISLNK(dst_st.st_mode) ? "a directory but a symlink" : "the same kind");
+    sub_src = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    sub_dst = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub_src < 0 || sub_dst < 0 || !(d = fdopendir(dup(sub_src))))
+        return rs_err_set(err, -errno, "cannot merge '/%s' into /usr", path);
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        _cleanup_free_ char *child = xasprintf("%s/%s", path, de->d_name);
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(sub_src, de->d_name, target, sizeof(target) - 1);
+        if (n >= 0) {
+            target[n] = '\0';
+            if (!usrmerge_symlink_ok(child, target))
+                return rs_err_msg(err, -EXDEV,
+                                  "cannot merge '/%s' into /usr: its relative link '%s' would "
+                                  "point elsewhere",
+                                  child, target);
+        }
+        r = merge_usr_entry(sub_src, sub_dst, de->d_name, child, err);
+        if (r < 0)
+            return r;
+    }
+    if (unlinkat(src, name, AT_REMOVEDIR) < 0)
+        return rs_err_set(err, -errno, "cannot remove '/%s' after merging it into /usr", path);
+    return 0;
+}
+
+/* Before trixie, base-files did not ship the /bin, /lib… links, so the packages made real
+ * directories; trixie's base-files ships them, and then there is nothing to do. */
+int build_merge_usr(int root_fd, const char *codename, enum build_variant variant,
+                    struct rs_err *err)
 {
     static const char *const dirs[] = {
-        "bin", "sbin", "lib", "lib32", "lib64", "libo32", "libx32"
+        "bin", "lib", "lib32", "lib64", "libo32", "libx32", "sbin",
     };
+    static const char *const unmerged_buildd[] = { "buster", "bullseye", "bookworm" };
+    _cleanup_close_ int usr = -1;
+
+    for (size_t i = 0; variant == BUILD_VARIANT_BUILDD && i < ELEMENTSOF(unmerged_buildd); i++)
+        if (strcmp(codename, unmerged_buildd[i]) == 0) {
+            static const char text[] = "this system will not be supported in the future\n";
+            return write_in_root(root_fd, "etc/unsupported-skip-usrmerge-conversion", text,
+                                 sizeof(text) - 1, 0644, false, err);
+        }
     for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
         struct stat st;
-        if (fstatat(root_fd, dirs[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+        if (fstatat(root_fd, dirs[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISLNK(st.st_mode))
             continue;
-        _cleanup_free_ char *usr = xasprintf("usr/%s", dirs[i]);
-        _cleanup_close_ int src = openat(root_fd, dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_close_ int dst = rs_mkdir_in_root(root_fd, usr, 0755);
-        if (src < 0 || dst < 0)
-            return rs_err_set(err, src < 0 ? -errno : dst, "cannot merge '/%s' into '/usr'",
-                              dirs[i]);
-        _cleanup_closedir_ DIR *d = fdopendir(dup(src));
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            if (renameat2(src, de->d_name, dst, de->d_name, RENAME_NOREPLACE) < 0)
-                return rs_err_set(err, -errno, "cannot merge '/%s/%s' into '/usr'", dirs[i],
-                                  de->d_name);
-        }
-        if (unlinkat(root_fd, dirs[i], AT_REMOVEDIR) < 0 || symlinkat(usr, root_fd, dirs[i]) < 0)
-            return rs_err_set(err, -errno, "cannot link '/%s' to '%s'", dirs[i], usr);
+        if (usr < 0 && (usr = rs_mkdir_in_root(root_fd, "usr", 0755)) < 0)
+            return rs_err_set(err, usr, "cannot create '/usr'");
+        int r = merge_usr_entry(root_fd, usr, dirs[i], dirs[i], err);
+        if (r < 0)
+            return r;
+        _cleanup_free_ char *link = xasprintf("usr/%s", dirs[i]);
+        if (symlinkat(link, root_fd, dirs[i]) < 0)
+            return rs_err_set(err, -errno, "cannot link '/%s' to '%s'", dirs[i], link);
     }
     return 0;
 }
@@ -585,7 +667,7 @@ static int build_base_layer(struct ctx *x, const struct build_pkg_list *l, const
         r = build_unpack_all(x->c, l, first, root_fd, 0, x->o->no_configure ? NULL : metas, pkgs_fd,
                              err);
     if (r >= 0)
-        r = merge_usr(root_fd, err);
+        r = build_merge_usr(root_fd, x->codename, x->o->variant, err);
     if (r >= 0)
         r = write_debootstrap_files(root_fd, x, err);
     t1 = now_ms();

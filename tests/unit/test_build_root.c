@@ -611,6 +611,101 @@ static struct build_deb_meta meta_of(const char *control, const char *conffiles,
     return m;
 }
 
+/* The link at dir/rel, or "" if it is not one. */
+static const char *link_at(const char *dir, const char *rel, char buf[static 256])
+{
+    _cleanup_free_ char *path = xasprintf("%s/%s", dir, rel);
+    ssize_t n = readlink(path, buf, 255);
+
+    buf[n < 0 ? 0 : n] = '\0';
+    return buf;
+}
+
+static bool exists_at(const char *dir, const char *rel)
+{
+    _cleanup_free_ char *path = xasprintf("%s/%s", dir, rel);
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+static void merge_usr__merges_directories_both_have_as_debootstrap(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rs-usrmerge-XXXXXX", buf[256];
+    struct rs_err err = RS_ERR_INIT;
+    _cleanup_close_ int fd = -1;
+
+    assert_non_null(mkdtemp(dir));
+    put(dir, "lib/udev/rules.d/a.rules", "a", 0644);
+    put(dir, "usr/lib/udev/rules.d/b.rules", "b", 0644);
+    put(dir, "lib/only/x", "x", 0644);
+    put(dir, "bin/sh", "sh", 0755);
+    put(dir, "usr/bin/bash", "bash", 0755);
+    put(dir, "usr/share/doc/f", "f", 0644);
+    _cleanup_free_ char *link = xasprintf("%s/lib/udev/up", dir);
+    assert_int_equal(symlink("../only/x", link), 0); /* stays in /lib: fine */
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_int_equal(build_merge_usr(fd, "bookworm", BUILD_VARIANT_MINBASE, &err), 0);
+    assert_string_equal(link_at(dir, "lib", buf), "usr/lib");
+    assert_string_equal(link_at(dir, "bin", buf), "usr/bin");
+    static const char *const there[] = { "usr/lib/udev/rules.d/a.rules",
+                                         "usr/lib/udev/rules.d/b.rules", "usr/lib/only/x",
+                                         "usr/bin/sh", "usr/bin/bash" };
+    for (size_t i = 0; i < ELEMENTSOF(there); i++)
+        if (!exists_at(dir, there[i]))
+            fail_msg("'%s' is missing after the merge", there[i]);
+    assert_string_equal(link_at(dir, "usr/lib/udev/up", buf), "../only/x");
+    assert_false(exists_at(dir, "etc/unsupported-skip-usrmerge-conversion"));
+    /* Merged already: nothing more to do. */
+    assert_int_equal(build_merge_usr(fd, "bookworm", BUILD_VARIANT_MINBASE, &err), 0);
+    fd = safe_close(fd);
+    assert_int_equal(rs_rm_rf_at(AT_FDCWD, dir), 0);
+}
+
+static void merge_usr__refuses_what_cannot_merge_and_keeps_old_buildd_roots(void **state)
+{
+    (void)state;
+    struct rs_err err = RS_ERR_INIT;
+    static const struct {
+        const char *file, *want;
+    } cases[] = {
+        { "lib/udev/same", "cannot merge '/lib/udev/same' into /usr: '/usr/lib/udev/same' exists" },
+        { NULL, "cannot merge '/lib/bad' into /usr: its relative link '../usr/share/doc' would "
+                "point elsewhere" },
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        char dir[] = "/tmp/rs-usrmerge-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        put(dir, "usr/lib/udev/same", "usr", 0644);
+        put(dir, "lib/udev/keep", "k", 0644);
+        if (cases[i].file) {
+            put(dir, cases[i].file, "lib", 0644);
+        } else {
+            _cleanup_free_ char *link = xasprintf("%s/lib/bad", dir);
+            assert_int_equal(symlink("../usr/share/doc", link), 0);
+        }
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(build_merge_usr(fd, "trixie", BUILD_VARIANT_MINBASE, &err) < 0);
+        if (!strstr(err.msg, cases[i].want))
+            fail_msg("got '%s', want '%s'", err.msg, cases[i].want);
+        rs_err_release(&err);
+        close(fd);
+        assert_int_equal(rs_rm_rf_at(AT_FDCWD, dir), 0);
+    }
+
+    char dir[] = "/tmp/rs-usrmerge-XXXXXX", buf[256];
+    assert_non_null(mkdtemp(dir));
+    put(dir, "bin/sh", "sh", 0755);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_int_equal(build_merge_usr(fd, "bookworm", BUILD_VARIANT_BUILDD, &err), 0);
+    close(fd);
+    assert_string_equal(link_at(dir, "bin", buf), "");
+    assert_true(exists_at(dir, "bin/sh"));
+    assert_true(exists_at(dir, "etc/unsupported-skip-usrmerge-conversion"));
+    assert_int_equal(rs_rm_rf_at(AT_FDCWD, dir), 0);
+}
+
 static void dpkgdb__info_name_has_the_arch_only_for_multi_arch_same(void **state)
 {
     (void)state;
@@ -704,6 +799,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(dpkgdb__records_equal_dpkgs_own, fx_setup, fx_teardown),
         cmocka_unit_test(dpkgdb__info_name_has_the_arch_only_for_multi_arch_same),
+        cmocka_unit_test(merge_usr__merges_directories_both_have_as_debootstrap),
+        cmocka_unit_test(merge_usr__refuses_what_cannot_merge_and_keeps_old_buildd_roots),
         cmocka_unit_test(dpkgdb__bad_records_fail_naming_the_package),
         cmocka_unit_test(unpack__a_file_that_is_no_deb_is_refused),
     };
