@@ -33,7 +33,7 @@ struct build_archive {
     struct cache *c;
     char *mirror, *arch, *suite_dir, *keyring;
     char **components;
-    bool no_verify, offline;
+    bool no_verify, no_check_valid_until, offline;
     struct release_info ri;
     struct pkg_index idx;
     bool idx_loaded; /* the indexes are parsed on the first resolution the cache cannot answer */
@@ -382,15 +382,16 @@ static int fetch_release(struct build_archive *a, const char *suite, struct rele
     ri.r.signed_by = TAKE_PTR(fpr);
     ri.r.release_sha256 = xstrdup(hex);
     if (ri.r.valid_until_time && ri.r.valid_until_time < time(NULL)) {
-        if (!a->no_verify) {
+        if (!a->no_verify && !a->no_check_valid_until) {
             r = rs_err_msg(err, -EKEYEXPIRED, "'%s' expired on %s (Valid-Until)", url,
                            ri.r.valid_until);
-            rs_err_hint(err, "the mirror is out of date; use a current mirror with --mirror");
+            rs_err_hint(err, "the mirror is out of date; use a current mirror with --mirror, or "
+                             "--no-check-valid-until for a snapshot");
             release_info_release(&ri);
             return r;
         }
-        log_warning("'%s' expired on %s (Valid-Until), using it anyway (--no-verify)", url,
-                    ri.r.valid_until);
+        log_warning("'%s' expired on %s (Valid-Until), using it anyway (%s)", url, ri.r.valid_until,
+                    a->no_verify ? "--no-verify" : "--no-check-valid-until");
     }
     *ret = ri;
     return 0;
@@ -713,6 +714,7 @@ int build_archive_open(struct cache *c, const struct build_archive_opts *opts,
         return rs_err_msg(err, -EINVAL, "invalid suite '%s'", opts->suite ? opts->suite : "");
     a->c = c;
     a->no_verify = opts->no_verify;
+    a->no_check_valid_until = opts->no_check_valid_until;
     a->offline = opts->offline;
     a->arch = xstrdup(opts->arch ? opts->arch : build_host_arch());
     a->keyring = xstrdup(opts->keyring ? opts->keyring : DEFAULT_KEYRING);

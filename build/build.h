@@ -32,7 +32,10 @@ struct build_archive_opts {
     char *const *components; /* NULL-terminated; NULL: { "main" } */
     const char *keyring;     /* OpenPGP keyring for gpgv; NULL: the Debian archive keyring */
     bool no_verify;          /* skip signature checks (the caller warns) */
-    bool offline;            /* no network: use only what the store holds */
+    /* Take a signed Release past its Valid-Until (a snapshot mirror, a frozen one; apt's
+     * Acquire::Check-Valid-Until=false); the signature is still checked. */
+    bool no_check_valid_until;
+    bool offline; /* no network: use only what the store holds */
 };
 
 /* What the archive's signed Release file says about itself. Strings owned, may be NULL when

@@ -23,6 +23,7 @@ enum {
     OPT_EXCLUDE,
     OPT_KEYRING,
     OPT_NO_VERIFY,
+    OPT_NO_CHECK_VALID_UNTIL,
     OPT_PRINT_PACKAGES,
     OPT_DOWNLOAD_ONLY,
     OPT_OFFLINE,
@@ -39,6 +40,7 @@ static char **arg_components;
 static char **arg_include;
 static char **arg_exclude;
 static bool arg_no_verify;
+static bool arg_no_check_valid_until;
 static bool arg_print_packages;
 static bool arg_download_only;
 static bool arg_offline;
@@ -64,6 +66,7 @@ static void usage(FILE *f)
         "  --exclude LIST         never install these packages\n"
         "  --keyring FILE         verify the archive against FILE (default: debian-archive-keyring)\n"
         "  --no-verify            do not check the archive's signature (warns every run)\n"
+        "  --no-check-valid-until take a signed archive past its Valid-Until (a snapshot)\n"
         "  --print-packages       resolve and print 'NAME VERSION ARCH' lines, then stop\n"
         "  --download-only        resolve and download the packages into the store, then stop\n"
         "  --offline              use only what the store holds; list what is missing\n"
@@ -103,6 +106,7 @@ static int parse_argv(int argc, char *argv[])
         { "exclude", required_argument, NULL, OPT_EXCLUDE },
         { "keyring", required_argument, NULL, OPT_KEYRING },
         { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+        { "no-check-valid-until", no_argument, NULL, OPT_NO_CHECK_VALID_UNTIL },
         { "print-packages", no_argument, NULL, OPT_PRINT_PACKAGES },
         { "download-only", no_argument, NULL, OPT_DOWNLOAD_ONLY },
         { "offline", no_argument, NULL, OPT_OFFLINE },
@@ -149,6 +153,9 @@ static int parse_argv(int argc, char *argv[])
             break;
         case OPT_NO_VERIFY:
             arg_no_verify = true;
+            break;
+        case OPT_NO_CHECK_VALID_UNTIL:
+            arg_no_check_valid_until = true;
             break;
         case OPT_PRINT_PACKAGES:
             arg_print_packages = true;
@@ -260,6 +267,7 @@ static int run(struct rs_err *err)
         .components = arg_components,
         .keyring = arg_keyring,
         .no_verify = arg_no_verify,
+        .no_check_valid_until = arg_no_check_valid_until,
         .offline = arg_offline,
     };
     r = build_archive_open(c, &o, &a, err);
