@@ -390,8 +390,7 @@ static int fetch_release(struct build_archive *a, const char *suite, struct rele
             release_info_release(&ri);
             return r;
         }
-        log_warning("'%s' expired on %s (Valid-Until), using it anyway (%s)", url, ri.r.valid_until,
-                    a->no_verify ? "--no-verify" : "--no-check-valid-until");
+        ri.r.expired = true; /* said once the suite's Release is settled (open_release) */
     }
     *ret = ri;
     return 0;
@@ -438,6 +437,10 @@ static int open_release(struct build_archive *a, const char *suite, struct rs_er
         }
         rs_err_release(&e2);
     }
+    if (ri.r.expired)
+        log_warning("'%s/dists/%s' expired on %s (Valid-Until), using it anyway (%s)", a->mirror,
+                    a->suite_dir, ri.r.valid_until,
+                    a->no_verify ? "--no-verify" : "--no-check-valid-until");
     a->ri = ri;
     return 0;
 }

@@ -45,6 +45,8 @@ struct build_release {
     time_t date_time;        /* 0 if absent */
     time_t valid_until_time; /* 0 if absent */
     bool verified;           /* signature checked (false only with no_verify) */
+    bool expired;            /* past its Valid-Until, taken anyway (no_verify,
+                              * no_check_valid_until) */
     char *signed_by;         /* fingerprint of the key whose good signature was accepted */
     char *release_sha256;    /* digest of the (In)Release file as fetched, for build keys */
 };
