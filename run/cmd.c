@@ -432,8 +432,25 @@ static bool is_directory_image(const char *image)
            stat(image, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The files runroot gives each container in /etc (run_options.etc_files) are the run's, not the
+ * image's: a change the command made to them stays out of the commit, as docker's bind-mounted
+ * copies do. (An unchanged one is never in the upper.) */
+static void drop_etc_files(const struct run_options *o, const char *upper)
+{
+    _cleanup_free_ char *etc = xasprintf("%s/etc", upper);
+    _cleanup_close_ int fd = open(etc, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    (void)unlinkat(fd, "hostname", 0);
+    if (!o->no_hosts)
+        (void)unlinkat(fd, "hosts", 0);
+    if (o->net == RUN_NET_HOST)
+        (void)unlinkat(fd, "resolv.conf", 0);
+}
+
 static int commit(struct cache *c, const struct image *img, struct cache_container *ct,
-                  const char *name, struct rs_err *err)
+                  const struct run_options *o, const char *name, struct rs_err *err)
 {
     _cleanup_(image_freep) struct image *out = image_dup(img);
     _cleanup_free_ char *upper = xasprintf("%s/upper", cache_container_path(ct));
@@ -452,6 +469,7 @@ static int commit(struct cache *c, const struct image *img, struct cache_contain
     r = image_name_normalize(name, &out->name, err);
     if (r < 0)
         return r;
+    drop_etc_files(o, upper);
     r = cache_layer_publish_dir(c, upper, &meta, NULL, id, err);
     if (r < 0)
         return rs_err_wrap(err, "cannot commit the container");
@@ -588,7 +606,7 @@ static int run_image(struct args *a, char *argv[], struct rs_err *err)
     /* A failed or interrupted command leaves a half-made change (a broken apt-get install):
      * never published under the name, as a failed build step is not. */
     if (r >= 0 && a->commit && res.exit_code == 0 && !res.main_oom_killed)
-        r = commit(c, img, ct, a->commit, err);
+        r = commit(c, img, ct, &a->o, a->commit, err);
     else if (r >= 0 && a->commit)
         log_warning("not committing '%s': the command exited %d", a->commit,
                     res.main_oom_killed ? 137 : res.exit_code);

@@ -37,7 +37,7 @@ touch -d '2001-02-03 04:05:06 UTC' "$R/etc"
 import "$R" tiny
 etc_want="751 0 4 $(date -d '2001-02-03 04:05:06 UTC' +%s)"
 
-plan 25
+plan 26
 check "/etc/hostname holds the container's hostname" rr tiny sh -c '[ "$(cat /etc/hostname)" = "$(hostname)" ]'
 check "localhost answers, and the hostname resolves to 127.0.1.1" \
     rr tiny sh -c 'ping -c1 -W2 localhost >/dev/null && [ "$(hostname -i)" = 127.0.1.1 ]'
@@ -76,6 +76,10 @@ top_layer_of() { "$ROOTSTOCK" image inspect "$1" | python3 -c 'import json, sys;
 check "--commit keeps a change in /etc but not the container's hostname, hosts and mount points" bash -c '
     [ "$(rr --no-hosts c1 sh -c "cat /etc/new /etc/hosts; stat -c %a /etc" | tr "\n" " ")" = "new 10.9.9.9	imagehost 751 " ] &&
     [ "$(cd "$ROOTSTOCK_ROOT/layers/$1/root" && find . | sort | tr "\n" " ")" = ". ./etc ./etc/new " ]' _ "$(top_layer_of c1)"
+rr --commit c2 tiny sh -c 'echo x >>/etc/hosts; echo other >/etc/hostname; echo n >/etc/new2' >/dev/null
+check "--commit leaves out the command's changes to its own hostname and hosts, as docker" bash -c '
+    [ "$(cd "$ROOTSTOCK_ROOT/layers/$1/root" && find . | sort | tr "\n" " ")" = ". ./etc ./etc/new2 " ] &&
+    [ "$(rr --no-hosts c2 cat /etc/hosts)" = "10.9.9.9	imagehost" ]' _ "$(top_layer_of c2)"
 
 # An /etc that is not a directory is the image's business: left as it is.
 L=$T/linked
