@@ -64,6 +64,13 @@ start_fixture_archive() {
 
 need_root() { [ "$(id -u)" -eq 0 ] || skip_all "needs root"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || skip_all "needs $1"; }
+need_overlay() { grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "needs overlayfs"; }
+# need_archive SUITE: the real archive the host's apt uses, serving SUITE; sets M (its URL).
+need_archive() {
+    M=$(mkroot --print-mirror 2>/dev/null) || skip_all "no Debian mirror in the host's apt sources"
+    curl -fsS -o /dev/null --max-time 20 "$M/dists/$1/InRelease" 2>/dev/null ||
+        skip_all "the mirror does not serve $1"
+}
 
 # A temp dir per test with its own store; removed at exit with everything the test started.
 T=$(mktemp -d "${TMPDIR:-/tmp}/rs-it.XXXXXX")

@@ -6,9 +6,8 @@
 need_cmd debootstrap
 need_cmd gpgv
 [ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || skip_all "needs debian-archive-keyring"
-M=$(mkroot --print-mirror 2>/dev/null) || skip_all "no Debian mirror in the host's apt sources"
 SUITE=${RS_NETWORK_SUITE:-trixie}
-curl -fsS -o /dev/null --max-time 20 "$M/dists/$SUITE/InRelease" 2>/dev/null || skip_all "archive unreachable"
+need_archive "$SUITE"
 
 plan 7
 mkroot "$SUITE" minbase --print-packages >"$T/ours" 2>"$T/err"

@@ -8,12 +8,9 @@
 need_root
 need_cmd python3
 need_cmd debootstrap
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "no overlayfs"
-M=$(mkroot --print-mirror 2>/dev/null) || skip_all "no Debian mirror in the host's apt sources"
-curl -fsS -o /dev/null --max-time 10 "$M/dists/trixie/InRelease" 2>/dev/null ||
-    skip_all "the mirror is not reachable"
-
+need_overlay
 SUITE=trixie
+need_archive "$SUITE"
 plan 18
 
 

@@ -8,11 +8,9 @@
 need_root
 need_cmd python3
 need_cmd debootstrap
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "no overlayfs"
-M=$(mkroot --print-mirror 2>/dev/null) || skip_all "no Debian mirror in the host's apt sources"
+need_overlay
 SUITE=bookworm
-curl -fsS -o /dev/null --max-time 10 "$M/dists/$SUITE/InRelease" 2>/dev/null ||
-    skip_all "the mirror has no $SUITE"
+need_archive "$SUITE"
 
 plan 5
 mkroot "$SUITE" minbase -t old -o "$T/ours" >"$T/out" 2>"$T/err"

@@ -5,7 +5,7 @@
 need_root
 need_cmd busybox
 [ -x "$RS_HELPERS/probe" ] || skip_all "needs the probe helper"
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "needs overlayfs"
+need_overlay
 
 # A tiny root: busybox applets and the probe.
 R=$T/root

@@ -9,7 +9,7 @@
 need_root
 need_cmd busybox
 [ -x "$RS_HELPERS/nosys" ] || skip_all "needs the nosys helper"
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "needs overlayfs"
+need_overlay
 
 # busybox_root DIR: busybox's applets in DIR/bin, and no /proc, /sys or /dev to mount on.
 busybox_root() {

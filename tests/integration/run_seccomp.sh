@@ -10,7 +10,7 @@
 need_root
 need_cmd busybox
 [ -x "$RS_HELPERS/probe" ] || skip_all "needs the probe helper"
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "needs overlayfs"
+need_overlay
 
 R=$T/root
 mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
