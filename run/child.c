@@ -316,6 +316,18 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
     }
     if (o->tty ? setup_tty(sync_fd, m) < 0 : setup_stdio(o, m) < 0)
         return;
+    /* Loaded before the rest (we still hold CAP_SYS_ADMIN, so no_new_privs is not needed for
+     * it yet): the kernel's 0.4 ms of compiling it overlap the old root's detachment instead
+     * of following it. Everything after is in the profile: wait4, rmdir, write, chdir, open,
+     * mkdir, read, prctl, the set*id calls, capset, close_range, execve. */
+    if (!o->no_seccomp && run_seccomp_load(sync_fd, m) < 0)
+        return;
+    if (run_finish_pivot(m) < 0)
+        return;
+    /* Paths the image controls are followed only now. While the old root was still attached
+     * (at /dev/.runroot-oldroot, until run_finish_pivot), an image's symlink could lead into
+     * it: a WorkingDir through one left the command's cwd in the host's root once it was
+     * detached (CVE-2024-21626's outcome), in 5 runs of 200 here. */
     if (enter_cwd(p->cwd) < 0) {
         run_child_fail(m, errno, "cannot change to the working directory '%s'", p->cwd);
         return;
@@ -327,13 +339,7 @@ void run_child_exec(const struct plan *p, int sync_fd, struct child_msg *m)
     }
     if (p->opts->user && resolve_user(p, &user, &env, m) < 0)
         return;
-    /* Loaded before the rest (we still hold CAP_SYS_ADMIN, so no_new_privs is not needed for
-     * it yet): the kernel's 0.4 ms of compiling it overlap the old root's detachment instead
-     * of following it. Everything after is in the profile: wait4, rmdir, write, prctl, the
-     * set*id calls, capset, close_range, execve. */
-    if (!o->no_seccomp && run_seccomp_load(sync_fd, m) < 0)
-        return;
-    if (run_finish_pivot(m) < 0 || set_creds_and_caps(p, &user, m) < 0)
+    if (set_creds_and_caps(p, &user, m) < 0)
         return;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         run_child_fail(m, errno, "cannot set no_new_privs");

@@ -16,9 +16,11 @@ cp "$RS_HELPERS/probe" "$R/bin/probe"
 ln -s / "$R/hostroot"
 ln -s "$T" "$R/evil"
 ln -s ../../../../../../../../../.. "$R/up"
+# Where runroot keeps the host's root between pivot_root and its detachment (run/mount.c).
+ln -s /dev/.runroot-oldroot "$R/old"
 mkdir -p "$T/secret" && echo host-secret >"$T/secret/file"
 
-plan 15
+plan 17
 check "writing /proc/sys fails" runroot "$R" probe try-write /proc/sys/kernel/hostname </dev/null
 check "writing /proc/sysrq-trigger fails" runroot "$R" probe try-write /proc/sysrq-trigger </dev/null
 check "mount fails" runroot "$R" probe try-mount </dev/null
@@ -31,6 +33,24 @@ check "signalling a host PID fails" runroot "$R" probe try-kill "$hostpid" </dev
 check "the host's sleep survived" kill -0 "$hostpid"
 check "'..' from / stays in the root" sh -c '[ "$(runroot "$1" ls /../../.. </dev/null | sort | tr "\n" " ")" = "$(ls "$1" | sort | tr "\n" " ")" ]' _ "$R"
 check "an image symlink to / is the container's /" sh -c '! runroot "$1" cat /hostroot"$2"/secret/file </dev/null 2>/dev/null' _ "$R" "$T"
+# The old root is detached in the background after pivot_root: a working directory or an
+# /etc/passwd that an image's symlink leads into it must never be followed while it is there
+# (5 runs of 200 kept the host's / as cwd before the fix). A race: many rounds.
+leaks=0
+for _ in $(seq 150); do
+    [ -z "$(runroot -w /old "$R" ls -A . </dev/null 2>/dev/null)" ] || leaks=$((leaks + 1))
+done
+check "a working directory through a symlink to the old root never lands in the host's /" [ "$leaks" -eq 0 ]
+[ "$leaks" -eq 0 ] || diag "$leaks of 150 runs saw the host's root"
+P=$T/pw
+mkdir -p "$P/bin" "$P/etc"
+cp "$(command -v busybox)" "$P/bin/busybox"
+ln -s busybox "$P/bin/true"
+ln -s /dev/.runroot-oldroot/etc/passwd "$P/etc/passwd"
+leaks=0
+for _ in $(seq 150); do runroot -u nobody "$P" true </dev/null 2>/dev/null && leaks=$((leaks + 1)); done
+check "an image /etc/passwd linked into the old root is never the host's" [ "$leaks" -eq 0 ]
+
 # -v onto a destination that is a symlink in the image to a host path: the bind must land
 # inside the root, and the host path must not be touched.
 mkdir -p "$T/vol" && echo vol >"$T/vol/v"
