@@ -60,14 +60,14 @@ check "parallel runs never share a directory, and leave only the spare" par
 killed_run() {
     runroot $IMG sleep 60.25 </dev/null & p=$!
     for _ in $(seq 100); do
-        pgrep -f "sleep 60.25" >/dev/null && break
+        pgrep -f "^sleep 60.25$" >/dev/null && break
         sleep 0.05
     done
     kill -KILL $p
     wait $p 2>/dev/null
     # the container dies with runroot (PR_SET_PDEATHSIG); its directory is a leftover
-    for _ in $(seq 100); do pgrep -f "sleep 60.25" >/dev/null || break; sleep 0.05; done
-    ! pgrep -f "sleep 60.25" >/dev/null &&
+    for _ in $(seq 100); do pgrep -f "^sleep 60.25$" >/dev/null || break; sleep 0.05; done
+    ! pgrep -f "^sleep 60.25$" >/dev/null &&
         [ -n "$(ls "$ROOTSTOCK_ROOT/containers" | grep -v '^spare$')" ] &&
         "$ROOTSTOCK" cache gc >/dev/null 2>&1 &&
         [ -z "$(ls "$ROOTSTOCK_ROOT/containers" | grep -v '^spare$')" ] &&
