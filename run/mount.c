@@ -158,7 +158,7 @@ static const char *const mount_points[] = { "proc", "sys", "dev" };
 
 struct top_layer {
     bool started;
-    bool skipped; /* the image's /etc is not a directory: the image's files are kept */
+    bool no_etc;  /* the image's /etc is not a directory: it is kept, and no files are written */
     int top_fd;   /* O_PATH: the tmpfs's root */
     int upper_fd; /* O_PATH: the overlay's upper and work, under the tmpfs */
     int work_fd;
@@ -213,10 +213,7 @@ static int top_layer_start(const struct run_options *o, struct top_layer *l, str
         l->etc_times[0] = st.st_atim;
         l->etc_times[1] = st.st_mtim;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        l->skipped = true;
-        return 0;
-    }
+    l->no_etc = !S_ISDIR(st.st_mode);
     l->upper_fd = open(o->upper_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (l->upper_fd < 0)
         return run_child_fail(m, errno, "cannot open '%s'", o->upper_dir);
@@ -227,14 +224,19 @@ static int top_layer_start(const struct run_options *o, struct top_layer *l, str
               "mode=755,size=16m,nr_inodes=32") < 0)
         return run_child_fail(m, errno, "cannot mount the container's top layer");
     l->top_fd = open(o->merged_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (l->top_fd < 0 || mkdirat(l->top_fd, "etc", st.st_mode & 07777) < 0 ||
-        ((st.st_uid != 0 || st.st_gid != 0) &&
-         fchownat(l->top_fd, "etc", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
-        ((st.st_mode & 07000) && fchmodat(l->top_fd, "etc", st.st_mode & 07777, 0) < 0))
+    if (l->top_fd < 0 ||
+        (!l->no_etc &&
+         (mkdirat(l->top_fd, "etc", st.st_mode & 07777) < 0 ||
+          ((st.st_uid != 0 || st.st_gid != 0) &&
+           fchownat(l->top_fd, "etc", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+          ((st.st_mode & 07000) && fchmodat(l->top_fd, "etc", st.st_mode & 07777, 0) < 0))))
         return run_child_fail(m, errno, "cannot make the container's top layer");
     /* The mount points, as docker's init layer has them: an image without them then needs
      * no directory made in the upper (which would keep the container directory from reuse,
-     * and go into a commit). Mounts cover them, so their modes never show. */
+     * and go into a commit). Mounts cover them, so their modes never show. They are
+     * directories whatever the image has there: an image's /proc linked to
+     * /dev/.runroot-oldroot/proc would otherwise be the host's procfs until the old root is
+     * detached, and the setup opens /proc/sys/kernel/ns_last_pid in that window. */
     for (size_t i = 0; i < ELEMENTSOF(mount_points); i++)
         if (mkdirat(l->top_fd, mount_points[i], 0755) < 0)
             return run_child_fail(m, errno, "cannot make the container's top layer");
@@ -254,7 +256,7 @@ static int do_etc_file(const struct run_options *o, const struct op *op, struct 
         if (r < 0)
             return r;
     }
-    if (l->skipped)
+    if (l->no_etc)
         return 0;
     if (op->source) {
         /* Hosts files of blocklists run to a few MiB; the tmpfs holds two of 4 MiB. */
@@ -283,8 +285,8 @@ static int do_overlay(const struct run_options *o, struct top_layer *top, struct
                                 .upper = o->upper_dir,
                                 .work = o->work_dir };
 
-    if (top->started && !top->skipped) {
-        if (utimensat(top->top_fd, "etc", top->etc_times, AT_SYMLINK_NOFOLLOW) < 0)
+    if (top->started) {
+        if (!top->no_etc && utimensat(top->top_fd, "etc", top->etc_times, AT_SYMLINK_NOFOLLOW) < 0)
             return run_child_fail(m, errno, "cannot make the container's top layer");
         lowers = strv_copy(o->lower_dirs);
         strv_push(&lowers, o->merged_dir);

@@ -76,8 +76,9 @@ struct run_options {
      * docker and podman write them for each container. They are in a small tmpfs laid over the
      * image as its top layer, in the container's mount namespace only, with the mount points
      * /proc, /sys and /dev (as docker's init layer): never in upper_dir unless the container
-     * changes them (runroot --commit leaves such changes out, as docker's commit does). No
-     * such layer when the image's /etc is not a directory. */
+     * changes them (runroot --commit leaves such changes out, as docker's commit does). When
+     * the image's /etc is not a directory it is left alone, and the layer holds only the mount
+     * points. */
     bool etc_files;
     bool no_hosts; /* with etc_files: keep the image's /etc/hosts (podman's --no-hosts) */
     const struct run_host *hosts; /* with etc_files: added to /etc/hosts (not with no_hosts) */

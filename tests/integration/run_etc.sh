@@ -37,7 +37,7 @@ touch -d '2001-02-03 04:05:06 UTC' "$R/etc"
 import "$R" tiny
 etc_want="751 0 4 $(date -d '2001-02-03 04:05:06 UTC' +%s)"
 
-plan 26
+plan 27
 check "/etc/hostname holds the container's hostname" rr tiny sh -c '[ "$(cat /etc/hostname)" = "$(hostname)" ]'
 check "localhost answers, and the hostname resolves to 127.0.1.1" \
     rr tiny sh -c 'ping -c1 -W2 localhost >/dev/null && [ "$(hostname -i)" = 127.0.1.1 ]'
@@ -87,9 +87,16 @@ busybox_root "$L"
 mkdir -p "$L/usr/etc"
 echo img-linked >"$L/usr/etc/hostname"
 ln -s usr/etc "$L/etc"
+# ... but /proc, /sys and /dev are the container's whatever the image has there: a /proc
+# linked to where runroot keeps the old root is its own procfs, not the host's.
+ln -s /dev/.runroot-oldroot/proc "$L/proc"
+ln -s /dev/.runroot-oldroot/sys "$L/sys"
 import "$L" linked
 check "an image whose /etc is a symlink keeps it and its files" \
     bash -c '[ "$(rr linked sh -c "readlink /etc; cat /etc/hostname" | tr "\n" " ")" = "usr/etc img-linked " ]'
+check "... and its /proc and /sys, links to the old root's, are the container's own mounts" \
+    bash -c '[ "$(rr linked sh -c "[ -d /proc ] && [ ! -L /proc ] && [ ! -L /sys ] && cat /proc/1/comm && ls /sys/class/net")" = "sh
+lo" ]'
 N=$T/noetc
 busybox_root "$N"
 check "a root without /etc gets one (0755) with the hostname and hosts" \
