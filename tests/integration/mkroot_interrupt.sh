@@ -8,6 +8,7 @@
 # unpack of a layer. Under a minute.
 . "$(dirname "$0")/lib.sh"
 need_root
+need_cmd flock
 env --default-signal=INT true 2>/dev/null || skip_all "needs env --default-signal (coreutils 8.31)"
 
 start_fixture_archive
@@ -68,6 +69,9 @@ for ((i = 0; i < rounds; i++)); do
         --root "$s" "${WHAT[@]}" >"$T/r.out" 2>"$T/r.err"
     rc=$?
     took_ms=$((($(date +%s%N) - start) / 1000000))
+    # With KILL, timeout dies with mkroot and may return while mkroot is still exiting: wait
+    # until it has let go of the store's lock, as waiting for mkroot itself would.
+    [ ! -e "$s/lock" ] || flock -x "$s/lock" true
     if [ "$rc" -ne 0 ]; then
         interrupted=$((interrupted + 1))
         if [ "$rc" -ne "$want" ]; then
